@@ -1,0 +1,31 @@
+"""Explicit GradientTape training loops (cheat sheet section 2.1).
+
+    task = loops.supervised(loss, metrics=[...])
+    history = loops.fit(model, optimizer, task, data.train,
+                        validation_data=data.test,
+                        options=loops.LoopOptions(epochs=5))
+
+The five steps live in `loops.step.train_step`; the scaling rule for
+distributed losses in `loops.scaling`; the engine in `loops.engine`.
+"""
+
+from loops.engine import NonFiniteLossError, evaluate, fit, seed_everything
+from loops.options import LoopOptions
+from loops.scaling import regularization_loss, replica_loss
+from loops.step import sgd_update, test_step, train_step
+from loops.task import Task, supervised
+
+__all__ = [
+    "LoopOptions",
+    "NonFiniteLossError",
+    "Task",
+    "evaluate",
+    "fit",
+    "regularization_loss",
+    "replica_loss",
+    "seed_everything",
+    "sgd_update",
+    "supervised",
+    "test_step",
+    "train_step",
+]

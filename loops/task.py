@@ -1,0 +1,76 @@
+"""A task: what the engine does with one batch.
+
+The seam between models and the engine. A task is two functions and the
+metrics they update; everything else (compilation, distribution, metrics
+reset, callbacks, checkpoints, summaries) is the engine's.
+
+- `train_step(model, optimizer, batch) -> {name: scalar}`
+- `test_step(model, batch) -> {name: scalar}` (optional)
+
+Each returned scalar is this replica's share of a global-batch mean (see
+`loops.scaling`); the engine sums shares over replicas. Supervised learning
+is `supervised(loss)`. A VAE, a capsule network or a DB-VAE is
+`supervised(their_loss)` with a per-example loss over the model's outputs;
+a GAN writes its own `train_step` with two tapes and passes a dict of
+optimizers keyed by the sub-model attribute each one trains.
+"""
+
+import dataclasses
+import functools
+from collections.abc import Callable
+
+from loops import step as step_lib
+from loops.scaling import replica_loss
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    train_step: Callable
+    test_step: Callable | None = None
+    metrics: tuple | dict = ()
+
+    def __post_init__(self):
+        if not callable(self.train_step):
+            raise TypeError(
+                f"train_step={self.train_step!r}; expected a callable "
+                "(model, optimizer, batch) -> dict of scalars"
+            )
+        if self.test_step is not None and not callable(self.test_step):
+            raise TypeError(
+                f"test_step={self.test_step!r}; expected a callable "
+                "(model, batch) -> dict of scalars, or None"
+            )
+
+    def all_metrics(self):
+        if isinstance(self.metrics, dict):
+            return [m for group in self.metrics.values() for m in group]
+        return list(self.metrics)
+
+
+def supervised(loss, *, loss_weights=None, metrics=(), clip_norm=None):
+    """The default task: forward, loss, backward, update on (x, y) batches.
+
+    Args:
+      loss: a Keras loss, a loss name, a per-example callable, or a dict of
+        them for a model with dict outputs (multi-task learning).
+      loss_weights: dict of weights for a dict of losses.
+      metrics: Keras metrics, or a dict {output name: [metrics]}.
+      clip_norm: global-norm gradient clipping, or None.
+    """
+    if isinstance(metrics, dict):
+        metrics = {k: tuple(v) for k, v in metrics.items()}
+    else:
+        metrics = tuple(metrics)
+    loss_fn = replica_loss(loss, loss_weights)
+    return Task(
+        train_step=functools.partial(
+            step_lib.train_step,
+            loss_fn=loss_fn,
+            metrics=metrics,
+            clip_norm=clip_norm,
+        ),
+        test_step=functools.partial(
+            step_lib.test_step, loss_fn=loss_fn, metrics=metrics
+        ),
+        metrics=metrics,
+    )
