@@ -165,6 +165,7 @@ def _train_with_fit(
             steps_per_execution=config.steps_per_execution,
             jit_compile=config.jit_compile,
         )
+    wrapper(data.test.split.x[:1])  # BackupAndRestore needs a built model
     backup = keras.callbacks.BackupAndRestore(str(model_dir / "backup"))
     fit = wrapper.fit(
         data.train.as_dataset(),
@@ -225,13 +226,20 @@ def main(argv):
 
     tf.get_logger().setLevel("WARNING")  # TF's INFO chatter; warnings stay
 
-    strategy = make_strategy(
-        FLAGS.strategy, cpu_replicas=FLAGS.cpu_replicas, tpu=FLAGS.tpu
-    )
-    config = Config(
-        **{f.name: FLAGS[f.name].value for f in dataclasses.fields(Config)}
-    )
-    result = train_and_evaluate(config, strategy)
+    from experiments.data import DatasetUnavailableError, IdxFormatError
+
+    try:
+        strategy = make_strategy(
+            FLAGS.strategy, cpu_replicas=FLAGS.cpu_replicas, tpu=FLAGS.tpu
+        )
+        config = Config(
+            **{f.name: FLAGS[f.name].value for f in dataclasses.fields(Config)}
+        )
+        result = train_and_evaluate(config, strategy)
+    except (DatasetUnavailableError, IdxFormatError, ValueError) as e:
+        raise app.UsageError(str(e)) from None
+    except RuntimeError as e:  # e.g. --strategy=tpu without a TPU
+        raise app.UsageError(str(e)) from None
     test = result["test"]
     print(
         f"test accuracy: {test['accuracy']:.4f} (test loss "

@@ -10,6 +10,7 @@ distributed losses in `loops.scaling`; the engine in `loops.engine`.
 """
 
 from loops.engine import NonFiniteLossError, evaluate, fit, seed_everything
+from loops.keras_model import StepModel
 from loops.options import LoopOptions
 from loops.scaling import regularization_loss, replica_loss
 from loops.step import sgd_update, test_step, train_step
@@ -18,6 +19,7 @@ from loops.task import Task, supervised
 __all__ = [
     "LoopOptions",
     "NonFiniteLossError",
+    "StepModel",
     "Task",
     "evaluate",
     "fit",

@@ -87,4 +87,6 @@ class RunState:
             return None
         if not all_finite(self._model.variables):
             return None
-        return self.manager.save(checkpoint_number=int(self.global_step))
+        return self.manager.save(
+            checkpoint_number=int(self.global_step.numpy())
+        )

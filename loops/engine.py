@@ -309,7 +309,7 @@ def fit(
                 bad = {k: float(v) for k, v in last.items()}
                 raise NonFiniteLossError(
                     f"non-finite loss {bad} at step {step + done} of epoch "
-                    f"{epoch + 1} (global step {int(state.global_step) + done})"
+                    f"{epoch + 1} (global step {int(state.global_step.numpy()) + done})"
                     f"; the last good checkpoint is kept in {ckpt_dir}"
                 )
             acc.add(sums, count)

@@ -1,0 +1,110 @@
+"""`experiments.train`: train_and_evaluate and the command line."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+from experiments import train
+from experiments.strategies import make_strategy
+from tests.conftest import REPO
+
+
+def _config(tmp_path, **kwargs):
+    defaults = dict(epochs=3, verbose=0, model_dir=str(tmp_path / "run"))
+    return train.Config(**{**defaults, **kwargs})
+
+
+@pytest.mark.slow
+def test_cnn_on_digits_learns_writes_metrics_and_resumes(tmp_path):
+    config = _config(tmp_path)
+    result = train.train_and_evaluate(config)
+    assert result["test"]["accuracy"] >= 0.85
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert saved["test"] == result["test"]
+    history = saved["history"]
+    assert len(history["loss"]) == 3 and history["loss"][2] < history["loss"][0]
+    assert all(s > 0 for s in history["samples_per_second"])
+    assert saved["dataset"]["num_test"] == 360
+    assert list((tmp_path / "run" / "checkpoints").glob("ckpt-*.index"))
+    # The same command again resumes: nothing left to train, same result.
+    again = train.train_and_evaluate(config)
+    assert again["history"] == history
+    assert again["test"]["accuracy"] == pytest.approx(
+        result["test"]["accuracy"]
+    )
+
+
+@pytest.mark.slow
+def test_fit_trainer_and_mirrored_strategy(tmp_path):
+    fit = train.train_and_evaluate(
+        _config(
+            tmp_path, model="mlp", trainer="fit", epochs=5, learning_rate=3e-3
+        )
+    )
+    assert fit["test"]["accuracy"] >= 0.85
+    mirrored = make_strategy("mirrored")
+    assert mirrored.num_replicas_in_sync == 2  # conftest's two CPU devices
+    loop = train.train_and_evaluate(
+        _config(
+            tmp_path,
+            model="mlp",
+            epochs=5,
+            learning_rate=3e-3,
+            model_dir=str(tmp_path / "mirrored"),
+        ),
+        mirrored,
+    )
+    assert loop["test"]["accuracy"] >= 0.85
+
+
+def test_config_and_strategy_errors_name_the_value():
+    with pytest.raises(ValueError, match="model='resnet'; expected one of"):
+        train.Config(model="resnet")
+    with pytest.raises(ValueError, match="learning_rate=0"):
+        train.Config(learning_rate=0)
+    with pytest.raises(ValueError, match="strategy='gpus'"):
+        make_strategy("gpus")
+    with pytest.raises(ValueError, match="cpu_replicas=0"):
+        make_strategy("mirrored", cpu_replicas=0)
+    if not tf.config.list_physical_devices("GPU"):
+        with pytest.raises(ValueError, match="sees no GPU"):
+            make_strategy("gpu")
+
+
+def _cli(*args, timeout=300):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run(
+        [sys.executable, "-m", "experiments.train", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.slow
+def test_cli_default_run_is_the_demo(tmp_path):
+    done = _cli(f"--model_dir={tmp_path / 'demo'}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    last = done.stdout.strip().splitlines()[-1]
+    assert last.startswith("test accuracy: ")
+    assert float(last.split()[2]) >= 0.90
+    assert "Epoch 10/10" in done.stdout  # the progress bar
+
+
+@pytest.mark.slow
+def test_cli_help_lists_models_and_bad_input_is_a_usage_error(tmp_path):
+    helped = _cli("--help")  # absl exits 1 after printing the help
+    assert "cnn (section 7.3.1)" in helped.stdout
+    bad = _cli("--dataset=idx:/nonexistent", f"--model_dir={tmp_path}")
+    assert bad.returncode != 0
+    assert "/nonexistent: not a directory" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    tpu = _cli("--strategy=tpu", f"--model_dir={tmp_path}")
+    assert tpu.returncode != 0 and "no TPU could be reached" in tpu.stderr
+    assert "Traceback" not in tpu.stderr
