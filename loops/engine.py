@@ -307,10 +307,11 @@ def fit(
             done = int(done)
             if not all(math.isfinite(float(v)) for v in last.values()):
                 bad = {k: float(v) for k, v in last.items()}
+                at = int(state.global_step.numpy()) + done
                 raise NonFiniteLossError(
                     f"non-finite loss {bad} at step {step + done} of epoch "
-                    f"{epoch + 1} (global step {int(state.global_step.numpy()) + done})"
-                    f"; the last good checkpoint is kept in {ckpt_dir}"
+                    f"{epoch + 1} (global step {at}); the last good "
+                    f"checkpoint is kept in {ckpt_dir}"
                 )
             acc.add(sums, count)
             step += done

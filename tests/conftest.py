@@ -40,4 +40,4 @@ def _clear_keras_session():
     import keras
 
     yield
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
