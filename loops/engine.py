@@ -58,14 +58,15 @@ def _build_optimizers(model, optimizer):
         optimizer.build(model.trainable_variables)
 
 
-def make_multi_step(strategy, replica_fn, jit_compile=False):
+def make_multi_step(strategy, replica_fn, jit_compile=False, metrics=()):
     """Compiles `run(iterator, num_steps)`: up to num_steps steps in one call.
 
     The steps run in a `tf.range` loop inside one `tf.function`; the loop
     stops early at the first non-finite result. The iterator's element spec
     has an unknown batch dimension, so the last partial batch does not
     retrace. Returns sums of (value * global batch size), the example count,
-    the number of steps run, and the last step's values.
+    the number of steps run, the last step's values and the results of
+    `metrics` (read in the same call, so no eager op per metric follows).
     """
     if jit_compile:
         replica_fn = tf.function(replica_fn, jit_compile=True)
@@ -93,7 +94,7 @@ def make_multi_step(strategy, replica_fn, jit_compile=False):
             values, n = one_step(iterator)
             sums = {k: sums[k] + values[k] * n for k in sums}
             count, steps, ok = count + n, steps + 1, finite(values)
-        return sums, count, steps, values
+        return sums, count, steps, values, _metric_tensors(metrics)
 
     return run
 
@@ -113,15 +114,16 @@ class _Accumulator:
         return {k: v / self.count for k, v in self.sums.items()}
 
 
-def _metric_results(metrics):
+def _metric_tensors(metrics):
     out = {}
     for m in metrics:
         result = m.result()
-        if isinstance(result, dict):
-            out.update({k: float(v) for k, v in result.items()})
-        else:
-            out[m.name] = float(result)
+        out.update(result if isinstance(result, dict) else {m.name: result})
     return out
+
+
+def _metric_results(metrics):
+    return {k: float(v) for k, v in _metric_tensors(metrics).items()}
 
 
 def _steps_of(dataset, name):
@@ -171,7 +173,7 @@ def evaluate(model, task, data, *, strategy=None, evaluator=None):
     acc = _Accumulator()
     if steps:
         iterator = iter(strategy.experimental_distribute_dataset(dataset))
-        sums, count, _, _ = evaluator(iterator, tf.constant(steps, tf.int64))
+        sums, count, _, _, _ = evaluator(iterator, tf.constant(steps, tf.int64))
         acc.add(sums, count)
     return {**acc.means(), **_metric_results(task.all_metrics())}
 
@@ -182,7 +184,7 @@ def _make_evaluator(strategy, model, task):
             _batch_size(batch), tf.float32
         )
 
-    return make_multi_step(strategy, replica_test)
+    return make_multi_step(strategy, replica_test, metrics=task.all_metrics())
 
 
 def fit(
@@ -259,7 +261,9 @@ def fit(
         values = task.train_step(model, optimizer, batch)
         return values, tf.cast(_batch_size(batch), tf.float32)
 
-    train_many = make_multi_step(strategy, replica_train, options.jit_compile)
+    train_many = make_multi_step(
+        strategy, replica_train, options.jit_compile, task.all_metrics()
+    )
     evaluator = (
         _make_evaluator(strategy, model, task)
         if validation_data is not None and task.test_step is not None
@@ -301,7 +305,7 @@ def fit(
         while step < steps_per_epoch and not model.stop_training:
             n = min(options.steps_per_execution, steps_per_epoch - step)
             cbs.on_train_batch_begin(step)
-            sums, count, done, last = train_many(
+            sums, count, done, last, results = train_many(
                 iterator, tf.constant(n, tf.int64)
             )
             done = int(done)
@@ -316,7 +320,7 @@ def fit(
             acc.add(sums, count)
             step += done
             state.global_step.assign_add(done)
-            logs = {**acc.means(), **_metric_results(task.all_metrics())}
+            logs = {**acc.means(), **{k: float(v) for k, v in results.items()}}
             cbs.on_train_batch_end(step - 1, logs)
             if ckpt_every and step >= next_ckpt and step < steps_per_epoch:
                 state.epoch.assign(epoch)
