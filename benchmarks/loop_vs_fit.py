@@ -23,7 +23,8 @@ from absl import app, flags  # noqa: E402
 
 import loops  # noqa: E402
 from experiments import data as data_lib  # noqa: E402
-from experiments import models  # noqa: E402
+from experiments import registry  # noqa: E402
+from experiments.train import Config  # noqa: E402
 
 flags.DEFINE_enum("model", "mlp", ["mlp", "cnn"], "Workload.")
 flags.DEFINE_integer("epochs", 3, "Timed epochs per trainer.")
@@ -72,9 +73,18 @@ def _rate(timer, n):
     return n * len(timed) / sum(timed)
 
 
+def _build(info):
+    spec, config = registry.get(FLAGS.model), Config(model=FLAGS.model)
+    return (
+        spec.build(info, config),
+        spec.loss(info, config),
+        spec.metrics(info, config),
+    )
+
+
 def run_loop(x, y, info, spe, jit):
     keras.utils.set_random_seed(0)
-    model, loss, metrics = models.build(FLAGS.model, info)
+    model, loss, metrics = _build(info)
     task = loops.supervised(loss, metrics=metrics)
     optimizer = keras.optimizers.Adam()
     ds = _dataset(x, y, FLAGS.batch_size)
@@ -91,7 +101,7 @@ def run_loop(x, y, info, spe, jit):
 
 def run_fit(x, y, info, spe, jit):
     keras.utils.set_random_seed(0)
-    model, loss, metrics = models.build(FLAGS.model, info)
+    model, loss, metrics = _build(info)
     kwargs = (
         {} if spe is None else dict(steps_per_execution=spe, jit_compile=jit)
     )

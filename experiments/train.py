@@ -12,13 +12,14 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import ast  # noqa: E402
 import dataclasses  # noqa: E402
 import datetime  # noqa: E402
 import pathlib  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 
-from experiments import models  # noqa: E402
+from experiments import registry  # noqa: E402
 from experiments.strategies import STRATEGIES  # noqa: E402
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
@@ -45,10 +46,13 @@ class Config:
     data_dir: str | None = None
     download: bool = False
     verbose: int = 1
+    # Model-specific options (`--set latent_dim=2 --set beta=4`); each
+    # ModelSpec documents the keys it reads.
+    options: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         for name, value, allowed in (
-            ("model", self.model, tuple(models.MODELS)),
+            ("model", self.model, tuple(registry.models())),
             ("optimizer", self.optimizer, OPTIMIZERS),
             ("trainer", self.trainer, TRAINERS),
         ):
@@ -107,14 +111,30 @@ def train_and_evaluate(config: Config, strategy=None) -> dict:
         data_dir=config.data_dir,
         download=config.download,
     )
+    spec = registry.get(config.model)
+    if spec.prepare is not None:
+        data = dataclasses.replace(
+            data,
+            train=data.train.map(spec.prepare),
+            test=data.test.map(spec.prepare),
+        )
     with strategy.scope():
-        model, loss, metrics = models.build(config.model, data.info)
-        optimizer = make_optimizer(config)
-    if config.trainer == "loop":
-        with strategy.scope():
+        model = spec.build(data.info, config)
+        optimizer = (
+            spec.optimizer(model, config)
+            if spec.optimizer is not None
+            else make_optimizer(config)
+        )
+        if spec.task is not None:
+            loss = metrics = None
+            task = spec.task(model, data.info, config)
+        else:
+            loss = spec.loss(data.info, config)
+            metrics = spec.metrics(data.info, config)
             task = loops.supervised(
                 loss, metrics=metrics, clip_norm=config.clip_norm
             )
+    if config.trainer == "loop":
         history = loops.fit(
             model,
             optimizer,
@@ -132,11 +152,23 @@ def train_and_evaluate(config: Config, strategy=None) -> dict:
             strategy=strategy,
             model_dir=model_dir,
         )
-        test = loops.evaluate(model, task, data.test, strategy=strategy)
+        test = (
+            loops.evaluate(model, task, data.test, strategy=strategy)
+            if task.test_step is not None
+            else {}
+        )
     else:
+        if loss is None:
+            raise ValueError(
+                f"trainer='fit' needs a model with a loss; model="
+                f"{config.model!r} trains with its own step: use "
+                "--trainer=loop"
+            )
         history, test = _train_with_fit(
             config, strategy, model, optimizer, loss, metrics, data, model_dir
         )
+    if spec.after_training is not None:
+        test.update(spec.after_training(model, data, model_dir, config))
     result = {
         "config": dataclasses.asdict(config),
         "dataset": dataclasses.asdict(data.info),
@@ -182,7 +214,7 @@ def _train_with_fit(
 FLAGS = flags.FLAGS
 _DEFAULTS = Config()
 flags.DEFINE_enum(
-    "model", _DEFAULTS.model, list(models.MODELS), models.describe()
+    "model", _DEFAULTS.model, list(registry.models()), registry.describe()
 )
 flags.DEFINE_string(
     "dataset",
@@ -216,6 +248,23 @@ flags.DEFINE_float("clip_norm", None, "Global-norm gradient clipping.")
 flags.DEFINE_string("data_dir", None, "tensorflow-datasets data_dir.")
 flags.DEFINE_bool("download", False, "Let tensorflow-datasets download.")
 flags.DEFINE_integer("verbose", 1, "0 silent, 1 progress bar, 2 per epoch.")
+flags.DEFINE_multi_string(
+    "set", [], "Model option KEY=VALUE (repeatable), e.g. --set latent_dim=2."
+)
+
+
+def parse_options(pairs):
+    """["latent_dim=2", "loss=bce"] -> {"latent_dim": 2, "loss": "bce"}."""
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set {pair!r}; expected KEY=VALUE")
+        try:
+            options[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            options[key] = value
+    return options
 
 
 def main(argv):
@@ -232,19 +281,22 @@ def main(argv):
         strategy = make_strategy(
             FLAGS.strategy, cpu_replicas=FLAGS.cpu_replicas, tpu=FLAGS.tpu
         )
+        fields = [f.name for f in dataclasses.fields(Config)]
         config = Config(
-            **{f.name: FLAGS[f.name].value for f in dataclasses.fields(Config)}
+            **{name: FLAGS[name].value for name in fields if name != "options"},
+            options=parse_options(FLAGS.set),
         )
         result = train_and_evaluate(config, strategy)
     except (DatasetUnavailableError, IdxFormatError, ValueError) as e:
         raise app.UsageError(str(e)) from None
     except RuntimeError as e:  # e.g. --strategy=tpu without a TPU
         raise app.UsageError(str(e)) from None
-    test = result["test"]
+    test, headline = result["test"], registry.get(config.model).headline
     print(
-        f"test accuracy: {test['accuracy']:.4f} (test loss "
-        f"{test['loss']:.4f}, {result['dataset']['num_test']} images; run "
-        f"directory {result['model_dir']})"
+        f"test {headline}: {test[headline]:.4f} ("
+        + ", ".join(f"{k} {v:.4f}" for k, v in test.items() if k != headline)
+        + f"; {result['dataset']['num_test']} test images; run directory "
+        f"{result['model_dir']})"
     )
 
 

@@ -35,6 +35,7 @@ class Pipeline:
     shuffle: bool = True
     seed: int = 0
     drop_remainder: bool = False
+    map_fn: object = None  # (images, labels) -> batch, after batching
 
     def __post_init__(self):
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
@@ -58,7 +59,13 @@ class Pipeline:
 
     def _finish(self, ds):
         ds = ds.batch(self.batch_size, drop_remainder=self.drop_remainder)
+        if self.map_fn is not None:
+            ds = ds.map(self.map_fn, num_parallel_calls=tf.data.AUTOTUNE)
         return ds.prefetch(tf.data.AUTOTUNE)
+
+    def map(self, fn):
+        """The same pipeline with `fn(images, labels)` applied per batch."""
+        return dataclasses.replace(self, map_fn=fn)
 
     def for_epoch(self, epoch: int, skip_batches: int = 0) -> tf.data.Dataset:
         ds = self._base

@@ -108,3 +108,19 @@ def test_cli_help_lists_models_and_bad_input_is_a_usage_error(tmp_path):
     tpu = _cli("--strategy=tpu", f"--model_dir={tmp_path}")
     assert tpu.returncode != 0 and "no TPU could be reached" in tpu.stderr
     assert "Traceback" not in tpu.stderr
+
+
+def test_parse_options_and_pipeline_map():
+    assert train.parse_options(["latent_dim=2", "loss=bce", "beta=0.5"]) == {
+        "latent_dim": 2,
+        "loss": "bce",
+        "beta": 0.5,
+    }
+    with pytest.raises(ValueError, match="expected KEY=VALUE"):
+        train.parse_options(["latent_dim"])
+    from experiments import data
+
+    d = data.load("digits", batch_size=32)
+    mapped = d.train.map(lambda x, y: (x, x))
+    x, target = next(iter(mapped(0)))
+    assert target.shape == x.shape == (32, 8, 8, 1)

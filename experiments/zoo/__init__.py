@@ -1,0 +1,2 @@
+"""Model families for `experiments.train`; each module registers its specs
+with `experiments.registry.register`."""
