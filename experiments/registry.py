@@ -27,6 +27,8 @@ class ModelSpec:
       metrics: `metrics(info, config) -> list of Keras metrics`.
       prepare: `prepare(images, labels) -> batch` mapped over the batched
         pipelines (e.g. (x, x) for an autoencoder); None keeps (x, y).
+      prepare_factory: `factory(info, config) -> prepare`, for a mapping
+        that depends on the data set (e.g. one-hot labels of num_classes).
       task: `task(model, info, config) -> loops.Task` for a custom step
         (e.g. a GAN); its optimizers come from `optimizer`.
       optimizer: `optimizer(model, config) -> optimizer or dict`; None uses
@@ -42,6 +44,7 @@ class ModelSpec:
     loss: Callable | None = None
     metrics: Callable = lambda info, config: []  # noqa: E731
     prepare: Callable | None = None
+    prepare_factory: Callable | None = None
     task: Callable | None = None
     optimizer: Callable | None = None
     after_training: Callable | None = None

@@ -112,11 +112,12 @@ def train_and_evaluate(config: Config, strategy=None) -> dict:
         download=config.download,
     )
     spec = registry.get(config.model)
-    if spec.prepare is not None:
+    prepare = spec.prepare
+    if spec.prepare_factory is not None:
+        prepare = spec.prepare_factory(data.info, config)
+    if prepare is not None:
         data = dataclasses.replace(
-            data,
-            train=data.train.map(spec.prepare),
-            test=data.test.map(spec.prepare),
+            data, train=data.train.map(prepare), test=data.test.map(prepare)
         )
     with strategy.scope():
         model = spec.build(data.info, config)
