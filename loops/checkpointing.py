@@ -9,6 +9,7 @@ the optimizer(s), and the position in the data: (epoch, step in epoch).
 import json
 import os
 import pathlib
+import shutil
 import tempfile
 
 import numpy as np
@@ -49,7 +50,13 @@ def all_finite(variables) -> bool:
 class RunState:
     """The checkpointed state of a run, and its `CheckpointManager`."""
 
-    def __init__(self, model, optimizer, directory, max_to_keep=3):
+    def __init__(
+        self, model, optimizer, directory, max_to_keep=3, write_directory=None
+    ):
+        """`directory` holds the run's checkpoints. A non-chief worker of a
+        multi-worker run passes a `write_directory` of its own: it restores
+        from `directory`, takes part in each save (saving is collective) into
+        its own folder, and deletes that copy (TensorFlow's pattern)."""
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -67,17 +74,23 @@ class RunState:
                 for k, v in optimizers.items()
             },
         )
+        self.directory = directory
+        self._throwaway = write_directory is not None
         self.manager = None
         if directory is not None:
             self.manager = tf.train.CheckpointManager(
-                self.checkpoint, directory, max_to_keep=max_to_keep
+                self.checkpoint,
+                write_directory or directory,
+                max_to_keep=max_to_keep,
             )
 
     def restore_latest(self):
         """Restores the latest checkpoint; returns its path or None."""
-        if self.manager is None or self.manager.latest_checkpoint is None:
+        if self.directory is None:
             return None
-        path = self.manager.latest_checkpoint
+        path = tf.train.latest_checkpoint(str(self.directory))
+        if path is None:
+            return None
         self.checkpoint.restore(path).assert_existing_objects_matched()
         return path
 
@@ -87,6 +100,9 @@ class RunState:
             return None
         if not all_finite(self._model.variables):
             return None
-        return self.manager.save(
+        path = self.manager.save(
             checkpoint_number=int(self.global_step.numpy())
         )
+        if self._throwaway:
+            shutil.rmtree(self.manager.directory, ignore_errors=True)
+        return path

@@ -232,17 +232,17 @@ def fit(
         seed_everything(options.seed, options.deterministic)
     chief = _is_chief(strategy)
     run_dir = pathlib.Path(model_dir) if model_dir else None
-    ckpt_dir = None
+    ckpt_dir = write_dir = None
     if run_dir is not None:
         ckpt_dir = run_dir / "checkpoints"
         if not chief:  # workers write a throwaway copy (TF's requirement)
-            resolver = strategy.cluster_resolver
-            ckpt_dir = run_dir / f".worker_{resolver.task_id}" / "checkpoints"
+            task_id = strategy.cluster_resolver.task_id
+            write_dir = run_dir / f".worker_{task_id}_checkpoints"
 
     with strategy.scope():
         _build_optimizers(model, optimizer)
         state = checkpointing.RunState(
-            model, optimizer, ckpt_dir, options.max_checkpoints
+            model, optimizer, ckpt_dir, options.max_checkpoints, write_dir
         )
 
     restored = state.restore_latest()
