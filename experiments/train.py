@@ -23,6 +23,7 @@ from experiments import registry  # noqa: E402
 from experiments.strategies import STRATEGIES  # noqa: E402
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 TRAINERS = ("loop", "fit")
 
 
@@ -46,6 +47,7 @@ class Config:
     data_dir: str | None = None
     download: bool = False
     verbose: int = 1
+    mixed_precision: str = "float32"
     # Model-specific options (`--set latent_dim=2 --set beta=4`); each
     # ModelSpec documents the keys it reads.
     options: dict = dataclasses.field(default_factory=dict)
@@ -55,6 +57,7 @@ class Config:
             ("model", self.model, tuple(registry.models())),
             ("optimizer", self.optimizer, OPTIMIZERS),
             ("trainer", self.trainer, TRAINERS),
+            ("mixed_precision", self.mixed_precision, PRECISIONS),
         ):
             if value not in allowed:
                 raise ValueError(
@@ -78,7 +81,12 @@ def make_optimizer(config):
         "sgd": keras.optimizers.SGD,
         "rmsprop": keras.optimizers.RMSprop,
     }[config.optimizer]
-    return cls(learning_rate=config.learning_rate)
+    optimizer = cls(learning_rate=config.learning_rate)
+    if config.mixed_precision == "mixed_float16":
+        # float16 gradients underflow without loss scaling; bfloat16 has
+        # float32's exponent range and needs none.
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
 
 
 def default_model_dir(config):
@@ -93,15 +101,29 @@ def train_and_evaluate(config: Config, strategy=None) -> dict:
     Writes `metrics.json` (config, data set, per-epoch history at full
     precision, test metrics) atomically to the run directory.
     """
+    import keras
+    import tensorflow as tf
+
+    import loops
+
+    strategy = strategy or tf.distribute.get_strategy()
+    model_dir = pathlib.Path(config.model_dir or default_model_dir(config))
+    loops.seed_everything(config.seed, config.deterministic)
+    previous_policy = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy(config.mixed_precision)
+    try:
+        return _train_and_evaluate(config, strategy, model_dir)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _train_and_evaluate(config, strategy, model_dir):
     import tensorflow as tf
 
     import loops
     from experiments import data as data_lib
     from loops.checkpointing import write_json_atomic
 
-    strategy = strategy or tf.distribute.get_strategy()
-    model_dir = pathlib.Path(config.model_dir or default_model_dir(config))
-    loops.seed_everything(config.seed, config.deterministic)
     tpu = isinstance(strategy, tf.distribute.TPUStrategy)
     data = data_lib.load(
         config.dataset,
@@ -249,6 +271,12 @@ flags.DEFINE_float("clip_norm", None, "Global-norm gradient clipping.")
 flags.DEFINE_string("data_dir", None, "tensorflow-datasets data_dir.")
 flags.DEFINE_bool("download", False, "Let tensorflow-datasets download.")
 flags.DEFINE_integer("verbose", 1, "0 silent, 1 progress bar, 2 per epoch.")
+flags.DEFINE_enum(
+    "mixed_precision",
+    "float32",
+    PRECISIONS,
+    "Keras dtype policy; mixed_float16 adds dynamic loss scaling.",
+)
 flags.DEFINE_multi_string(
     "set", [], "Model option KEY=VALUE (repeatable), e.g. --set latent_dim=2."
 )

@@ -124,3 +124,22 @@ def test_parse_options_and_pipeline_map():
     mapped = d.train.map(lambda x, y: (x, x))
     x, target = next(iter(mapped(0)))
     assert target.shape == x.shape == (32, 8, 8, 1)
+
+
+@pytest.mark.slow
+def test_mixed_float16_run_uses_loss_scaling_and_resets_the_policy(tmp_path):
+    import keras
+
+    result = train.train_and_evaluate(
+        _config(
+            tmp_path,
+            model="mlp",
+            epochs=3,
+            learning_rate=3e-3,
+            mixed_precision="mixed_float16",
+        )
+    )
+    assert result["test"]["accuracy"] >= 0.8
+    assert keras.mixed_precision.global_policy().name == "float32"
+    with pytest.raises(ValueError, match="mixed_precision='fp8'"):
+        train.Config(mixed_precision="fp8")
