@@ -16,8 +16,10 @@ import tensorflow as tf  # noqa: E402
 _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     _cpu,
-    [tf.config.LogicalDeviceConfiguration(),
-     tf.config.LogicalDeviceConfiguration()],
+    [
+        tf.config.LogicalDeviceConfiguration(),
+        tf.config.LogicalDeviceConfiguration(),
+    ],
 )
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
