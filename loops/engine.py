@@ -288,6 +288,15 @@ def fit(
                 str(run_dir / "tensorboard" / name)
             )
 
+    global_step = int(state.global_step.numpy())
+    num_steps = {}  # one tensor per call length, made once
+
+    def save(epoch, step):
+        state.epoch.assign(epoch)
+        state.step_in_epoch.assign(step)
+        state.global_step.assign(global_step)
+        return state.save()
+
     model.stop_training = False
     cbs.on_train_begin()
     epoch_logs = {}
@@ -305,13 +314,15 @@ def fit(
         while step < steps_per_epoch and not model.stop_training:
             n = min(options.steps_per_execution, steps_per_epoch - step)
             cbs.on_train_batch_begin(step)
+            if n not in num_steps:
+                num_steps[n] = tf.constant(n, tf.int64)
             sums, count, done, last, results = train_many(
-                iterator, tf.constant(n, tf.int64)
+                iterator, num_steps[n]
             )
             done = int(done)
             if not all(math.isfinite(float(v)) for v in last.values()):
                 bad = {k: float(v) for k, v in last.items()}
-                at = int(state.global_step.numpy()) + done
+                at = global_step + done
                 raise NonFiniteLossError(
                     f"non-finite loss {bad} at step {step + done} of epoch "
                     f"{epoch + 1} (global step {at}); the last good "
@@ -319,13 +330,11 @@ def fit(
                 )
             acc.add(sums, count)
             step += done
-            state.global_step.assign_add(done)
+            global_step += done
             logs = {**acc.means(), **{k: float(v) for k, v in results.items()}}
             cbs.on_train_batch_end(step - 1, logs)
             if ckpt_every and step >= next_ckpt and step < steps_per_epoch:
-                state.epoch.assign(epoch)
-                state.step_in_epoch.assign(step)
-                state.save()
+                save(epoch, step)
                 next_ckpt = (step // ckpt_every + 1) * ckpt_every
         seconds = time.perf_counter() - t0
         epoch_logs = {**acc.means(), **_metric_results(task.all_metrics())}
@@ -346,9 +355,7 @@ def fit(
             history.setdefault(k, []).append(float(v))
         _write_summaries(writers, epoch_logs, epoch)
         skip = 0
-        state.epoch.assign(epoch + 1)
-        state.step_in_epoch.assign(0)
-        if state.save() is None and state.manager is not None:
+        if save(epoch + 1, 0) is None and state.manager is not None:
             logging.warning("epoch %d: weights not finite; not saved", epoch)
         if history_path is not None and chief:
             checkpointing.write_json_atomic(history_path, history)
