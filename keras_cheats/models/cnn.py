@@ -17,12 +17,11 @@ from dataclasses import dataclass
 import keras
 
 from keras_cheats.models.mlp import (
-    _ACTIVATION_HELP,
     _check_input_shape,
-    _keras_object,
     _positive_int,
     _positive_ints,
     _rate,
+    check_activations,
     check_classes,
 )
 
@@ -95,19 +94,7 @@ class CNNConfig:
         _choice("padding", self.padding, PADDINGS)
         _choice("pooling", self.pooling, POOLINGS)
         _choice("head", self.head, HEADS)
-        _keras_object(
-            "activation",
-            self.activation,
-            keras.activations.get,
-            _ACTIVATION_HELP,
-        )
-        _keras_object(
-            "output_activation",
-            self.output_activation,
-            keras.activations.get,
-            _ACTIVATION_HELP + " or None",
-            allow_none=True,
-        )
+        check_activations(self.activation, self.output_activation)
         if not isinstance(self.batch_norm, bool):
             raise ValueError(
                 "`batch_norm` must be a bool; "

@@ -94,19 +94,7 @@ class MLPConfig:
     def __post_init__(self):
         units = _positive_ints("hidden_units", self.hidden_units)
         object.__setattr__(self, "hidden_units", units)
-        _keras_object(
-            "activation",
-            self.activation,
-            keras.activations.get,
-            _ACTIVATION_HELP,
-        )
-        _keras_object(
-            "output_activation",
-            self.output_activation,
-            keras.activations.get,
-            _ACTIVATION_HELP + " or None",
-            allow_none=True,
-        )
+        check_activations(self.activation, self.output_activation)
         for name in ("kernel_initializer", "bias_initializer"):
             _keras_object(
                 name,
@@ -129,6 +117,20 @@ class MLPConfig:
         if self.l1 == 0 and self.l2 == 0:
             return None
         return keras.regularizers.L1L2(l1=self.l1, l2=self.l2)
+
+
+def check_activations(activation, output_activation):
+    """Validates a hidden and an output activation (the latter may be None)."""
+    _keras_object(
+        "activation", activation, keras.activations.get, _ACTIVATION_HELP
+    )
+    _keras_object(
+        "output_activation",
+        output_activation,
+        keras.activations.get,
+        _ACTIVATION_HELP + " or None",
+        allow_none=True,
+    )
 
 
 def check_classes(num_classes, output_activation):
