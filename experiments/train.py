@@ -235,51 +235,68 @@ def _train_with_fit(
 
 
 FLAGS = flags.FLAGS
-_DEFAULTS = Config()
-flags.DEFINE_enum(
-    "model", _DEFAULTS.model, list(registry.models()), registry.describe()
-)
-flags.DEFINE_string(
-    "dataset",
-    _DEFAULTS.dataset,
-    "digits (offline, bundled), idx:DIR (local MNIST IDX files) or a "
-    "tensorflow-datasets name: mnist, fashion_mnist, kmnist, emnist/digits, "
-    "cifar10.",
-)
-flags.DEFINE_integer("epochs", _DEFAULTS.epochs, "Passes over the data.")
-flags.DEFINE_integer("batch_size", _DEFAULTS.batch_size, "Global batch size.")
-flags.DEFINE_float("learning_rate", _DEFAULTS.learning_rate, "Step size eta.")
-flags.DEFINE_enum("optimizer", _DEFAULTS.optimizer, OPTIMIZERS, "Optimizer.")
-flags.DEFINE_integer("seed", _DEFAULTS.seed, "Seeds Python, NumPy and TF.")
-flags.DEFINE_bool("deterministic", False, "Enable TensorFlow op determinism.")
-flags.DEFINE_string(
-    "model_dir",
-    "",
-    "Run directory; reuse it to resume (default: a new folder under runs/).",
-)
-flags.DEFINE_enum("trainer", "loop", TRAINERS, "loops.fit or model.fit.")
-flags.DEFINE_enum("strategy", "auto", STRATEGIES, "tf.distribute strategy.")
-flags.DEFINE_string("tpu", "", "TPU name for --strategy=tpu.")
-flags.DEFINE_integer(
-    "cpu_replicas", 1, "Split the CPU into N logical devices (mirrored)."
-)
-flags.DEFINE_integer(
-    "steps_per_execution", 1, "Training steps per compiled call."
-)
-flags.DEFINE_bool("jit_compile", False, "Compile the step with XLA.")
-flags.DEFINE_float("clip_norm", None, "Global-norm gradient clipping.")
-flags.DEFINE_string("data_dir", None, "tensorflow-datasets data_dir.")
-flags.DEFINE_bool("download", False, "Let tensorflow-datasets download.")
-flags.DEFINE_integer("verbose", 1, "0 silent, 1 progress bar, 2 per epoch.")
-flags.DEFINE_enum(
-    "mixed_precision",
-    "float32",
-    PRECISIONS,
-    "Keras dtype policy; mixed_float16 adds dynamic loss scaling.",
-)
-flags.DEFINE_multi_string(
-    "set", [], "Model option KEY=VALUE (repeatable), e.g. --set latent_dim=2."
-)
+
+
+def define_flags():
+    """Defines the flags; only the entry point calls it, so that other
+    experiments with flags of the same names can be imported beside this
+    module (absl refuses a flag defined twice)."""
+    _DEFAULTS = Config()
+    flags.DEFINE_enum(
+        "model", _DEFAULTS.model, list(registry.models()), registry.describe()
+    )
+    flags.DEFINE_string(
+        "dataset",
+        _DEFAULTS.dataset,
+        "digits (offline, bundled), idx:DIR (local MNIST IDX files) or a "
+        "tensorflow-datasets name: mnist, fashion_mnist, kmnist, "
+        "emnist/digits, cifar10.",
+    )
+    flags.DEFINE_integer("epochs", _DEFAULTS.epochs, "Passes over the data.")
+    flags.DEFINE_integer(
+        "batch_size", _DEFAULTS.batch_size, "Global batch size."
+    )
+    flags.DEFINE_float(
+        "learning_rate", _DEFAULTS.learning_rate, "Step size eta."
+    )
+    flags.DEFINE_enum(
+        "optimizer", _DEFAULTS.optimizer, OPTIMIZERS, "Optimizer."
+    )
+    flags.DEFINE_integer("seed", _DEFAULTS.seed, "Seeds Python, NumPy and TF.")
+    flags.DEFINE_bool(
+        "deterministic", False, "Enable TensorFlow op determinism."
+    )
+    flags.DEFINE_string(
+        "model_dir",
+        "",
+        "Run directory; reuse it to resume (default: a new folder under "
+        "runs/).",
+    )
+    flags.DEFINE_enum("trainer", "loop", TRAINERS, "loops.fit or model.fit.")
+    flags.DEFINE_enum("strategy", "auto", STRATEGIES, "tf.distribute strategy.")
+    flags.DEFINE_string("tpu", "", "TPU name for --strategy=tpu.")
+    flags.DEFINE_integer(
+        "cpu_replicas", 1, "Split the CPU into N logical devices (mirrored)."
+    )
+    flags.DEFINE_integer(
+        "steps_per_execution", 1, "Training steps per compiled call."
+    )
+    flags.DEFINE_bool("jit_compile", False, "Compile the step with XLA.")
+    flags.DEFINE_float("clip_norm", None, "Global-norm gradient clipping.")
+    flags.DEFINE_string("data_dir", None, "tensorflow-datasets data_dir.")
+    flags.DEFINE_bool("download", False, "Let tensorflow-datasets download.")
+    flags.DEFINE_integer("verbose", 1, "0 silent, 1 progress bar, 2 per epoch.")
+    flags.DEFINE_enum(
+        "mixed_precision",
+        "float32",
+        PRECISIONS,
+        "Keras dtype policy; mixed_float16 adds dynamic loss scaling.",
+    )
+    flags.DEFINE_multi_string(
+        "set",
+        [],
+        "Model option KEY=VALUE (repeatable), e.g. --set latent_dim=2.",
+    )
 
 
 def parse_options(pairs):
@@ -330,4 +347,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
