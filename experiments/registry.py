@@ -33,6 +33,8 @@ class ModelSpec:
         (e.g. a GAN); its optimizers come from `optimizer`.
       optimizer: `optimizer(model, config) -> optimizer or dict`; None uses
         the `--optimizer` and `--learning_rate` flags.
+      callbacks: `callbacks(model, run_dir, config) -> list` of Keras
+        callbacks for the loop (e.g. a sample grid written each epoch).
       after_training: `after(model, data, run_dir, config) -> dict` of extra
         test metrics, e.g. after writing PNG grids to the run directory.
       headline: the test metric printed on the final line.
@@ -47,6 +49,7 @@ class ModelSpec:
     prepare_factory: Callable | None = None
     task: Callable | None = None
     optimizer: Callable | None = None
+    callbacks: Callable | None = None
     after_training: Callable | None = None
     headline: str = "accuracy"
 

@@ -174,6 +174,11 @@ def _train_and_evaluate(config, strategy, model_dir):
             ),
             strategy=strategy,
             model_dir=model_dir,
+            callbacks=(
+                spec.callbacks(model, model_dir, config)
+                if spec.callbacks is not None
+                else ()
+            ),
         )
         test = (
             loops.evaluate(model, task, data.test, strategy=strategy)
