@@ -33,6 +33,9 @@ class ModelSpec:
         (e.g. a GAN); its optimizers come from `optimizer`.
       optimizer: `optimizer(model, config) -> optimizer or dict`; None uses
         the `--optimizer` and `--learning_rate` flags.
+      train_data: `train_data(model, data, run_dir, config) -> callable
+        (epoch, skip_batches) -> Dataset` replacing the training pipeline
+        in the loop (e.g. batches redrawn each epoch by the model itself).
       callbacks: `callbacks(model, run_dir, config) -> list` of Keras
         callbacks for the loop (e.g. a sample grid written each epoch).
       after_training: `after(model, data, run_dir, config) -> dict` of extra
@@ -49,6 +52,7 @@ class ModelSpec:
     prepare_factory: Callable | None = None
     task: Callable | None = None
     optimizer: Callable | None = None
+    train_data: Callable | None = None
     callbacks: Callable | None = None
     after_training: Callable | None = None
     headline: str = "accuracy"

@@ -158,11 +158,16 @@ def _train_and_evaluate(config, strategy, model_dir):
                 loss, metrics=metrics, clip_norm=config.clip_norm
             )
     if config.trainer == "loop":
+        train_data = (
+            spec.train_data(model, data, model_dir, config)
+            if spec.train_data is not None
+            else data.train
+        )
         history = loops.fit(
             model,
             optimizer,
             task,
-            data.train,
+            train_data,
             validation_data=data.test,
             options=loops.LoopOptions(
                 epochs=config.epochs,
