@@ -237,6 +237,7 @@ def _train_with_fit(
         epochs=config.epochs,
         validation_data=data.test.for_epoch(0),
         callbacks=[backup],
+        shuffle=False,  # the pipeline shuffles, seeded, each epoch
         verbose=config.verbose,
     )
     history = {k: [float(x) for x in v] for k, v in fit.history.items()}
