@@ -40,7 +40,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import dataclasses  # noqa: E402
-import datetime  # noqa: E402
 import pathlib  # noqa: E402
 
 import keras  # noqa: E402
@@ -50,6 +49,7 @@ from absl import app, flags  # noqa: E402
 import loops  # noqa: E402
 from experiments import data as data_lib  # noqa: E402
 from experiments.retrieval import recall_at_k  # noqa: E402
+from experiments.rundir import new_run_dir
 from keras_cheats.losses import (  # noqa: E402
     ContrastiveLoss,
     TripletLoss,
@@ -250,13 +250,6 @@ def retrieval(embeddings, labels):
     return recall_at_k(embeddings, labels, RECALL_KS)
 
 
-def default_model_dir(config):
-    """runs/<loss>-<dataset>-<timestamp>, relative to the working folder."""
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    dataset = config.dataset.replace("/", "_").replace(":", "-")
-    return str(pathlib.Path("runs") / f"{config.loss}-{dataset}-{stamp}")
-
-
 def make_loss(config):
     """The Keras loss of `config.loss`: y_true labels (triplet) or pair
     similarities (contrastive)."""
@@ -293,7 +286,9 @@ def train_and_evaluate(config: Config) -> dict:
         "recall@5"}, "baselines": {"untrained": {...}, "raw_pixels":
         {...}}, "model_dir"}.
     """
-    model_dir = pathlib.Path(config.model_dir or default_model_dir(config))
+    model_dir = pathlib.Path(
+        config.model_dir or new_run_dir(config.loss, config.dataset)
+    )
     loops.seed_everything(config.seed)
     data = data_lib.load(
         config.dataset, batch_size=config.batch_size, seed=config.seed

@@ -24,7 +24,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import dataclasses  # noqa: E402
-import datetime  # noqa: E402
 import math  # noqa: E402
 import pathlib  # noqa: E402
 
@@ -34,6 +33,7 @@ from absl import app, flags  # noqa: E402
 
 import loops  # noqa: E402
 from experiments import data as data_lib  # noqa: E402
+from experiments.rundir import new_run_dir
 from keras_cheats.models import cnn  # noqa: E402
 from loops.checkpointing import write_json_atomic  # noqa: E402
 
@@ -200,7 +200,9 @@ def run(config: MultitaskConfig) -> dict:
     train, test = data.train.map(prepare), data.test.map(prepare)
     model = build_multitask_model(data.info.image_shape, classes, config)
     task = make_task(config.heads, config.loss_weights)
-    model_dir = pathlib.Path(config.model_dir or _default_dir(config))
+    model_dir = pathlib.Path(
+        config.model_dir or new_run_dir("multitask", config.dataset)
+    )
     history = loops.fit(
         model,
         keras.optimizers.Adam(config.learning_rate),
@@ -222,12 +224,6 @@ def run(config: MultitaskConfig) -> dict:
     }
     write_json_atomic(model_dir / "metrics.json", result)
     return result
-
-
-def _default_dir(config):
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    dataset = config.dataset.replace("/", "_").replace(":", "-")
-    return pathlib.Path("runs") / f"multitask-{dataset}-{stamp}"
 
 
 def parse_weights(pairs):

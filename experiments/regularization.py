@@ -35,7 +35,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import dataclasses  # noqa: E402
-import datetime  # noqa: E402
 import pathlib  # noqa: E402
 
 import keras  # noqa: E402
@@ -44,6 +43,7 @@ from absl import app, flags  # noqa: E402
 
 import loops  # noqa: E402
 from experiments import data as data_lib  # noqa: E402
+from experiments.rundir import new_run_dir
 from keras_cheats.models import mlp  # noqa: E402
 from loops.checkpointing import write_json_atomic  # noqa: E402
 
@@ -292,7 +292,9 @@ def run(config: ExperimentConfig, regs) -> dict:
         results[reg.name], histories[reg.name] = train_one(
             reg, train, validation, test, info, config
         )
-    model_dir = pathlib.Path(config.model_dir or _default_dir(config))
+    model_dir = pathlib.Path(
+        config.model_dir or new_run_dir("regularization", config.dataset)
+    )
     result = {
         "config": dataclasses.asdict(config),
         "dataset": dataclasses.asdict(info),
@@ -302,12 +304,6 @@ def run(config: ExperimentConfig, regs) -> dict:
     }
     write_json_atomic(model_dir / "metrics.json", result)
     return result
-
-
-def _default_dir(config):
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    dataset = config.dataset.replace("/", "_").replace(":", "-")
-    return pathlib.Path("runs") / f"regularization-{dataset}-{stamp}"
 
 
 def format_table(results):

@@ -14,12 +14,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import ast  # noqa: E402
 import dataclasses  # noqa: E402
-import datetime  # noqa: E402
 import pathlib  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 
 from experiments import registry  # noqa: E402
+from experiments.rundir import new_run_dir
 from experiments.strategies import STRATEGIES  # noqa: E402
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
@@ -89,12 +89,6 @@ def make_optimizer(config):
     return optimizer
 
 
-def default_model_dir(config):
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    dataset = config.dataset.replace("/", "_").replace(":", "-")
-    return str(pathlib.Path("runs") / f"{config.model}-{dataset}-{stamp}")
-
-
 def train_and_evaluate(config: Config, strategy=None) -> dict:
     """Trains and tests one configuration; returns the final metrics.
 
@@ -107,7 +101,9 @@ def train_and_evaluate(config: Config, strategy=None) -> dict:
     import loops
 
     strategy = strategy or tf.distribute.get_strategy()
-    model_dir = pathlib.Path(config.model_dir or default_model_dir(config))
+    model_dir = pathlib.Path(
+        config.model_dir or new_run_dir(config.model, config.dataset)
+    )
     loops.seed_everything(config.seed, config.deterministic)
     previous_policy = keras.mixed_precision.global_policy().name
     keras.mixed_precision.set_global_policy(config.mixed_precision)

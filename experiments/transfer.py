@@ -43,6 +43,7 @@ from absl import app, flags  # noqa: E402
 
 import loops  # noqa: E402
 from experiments import data as data_lib  # noqa: E402
+from experiments.rundir import new_run_dir
 from keras_cheats.models import cnn  # noqa: E402
 from loops.checkpointing import write_json_atomic  # noqa: E402
 
@@ -367,7 +368,9 @@ def run(config: TransferConfig) -> dict:
     )
     results["scratch"] = accuracy(scratch, splits.target_test)
 
-    model_dir = pathlib.Path(config.model_dir or _default_dir(config))
+    model_dir = pathlib.Path(
+        config.model_dir or new_run_dir("transfer", config.dataset)
+    )
     result = {
         "config": dataclasses.asdict(config),
         "dataset": dataclasses.asdict(info),
@@ -383,14 +386,6 @@ def run(config: TransferConfig) -> dict:
     }
     write_json_atomic(model_dir / "metrics.json", result)
     return result
-
-
-def _default_dir(config):
-    import datetime
-
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    dataset = config.dataset.replace("/", "_").replace(":", "-")
-    return pathlib.Path("runs") / f"transfer-{dataset}-{stamp}"
 
 
 FLAGS = flags.FLAGS
