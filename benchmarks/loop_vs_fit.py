@@ -1,4 +1,4 @@
-r"""The loop beside `model.fit`, side by side in one process.
+r"""The loop beside `model.fit`, each trainer in a fresh process.
 
     python -m benchmarks.loop_vs_fit [--model=mlp|cnn] [--epochs=3]
 
@@ -7,6 +7,10 @@ images of that shape when absent), batch size 128 and Adam for every
 trainer. Each trainer gets one warm-up epoch (tracing), then `--epochs`
 timed epochs; the table gives samples/s and the ratio to `model.fit` with
 Keras' defaults. Absolute numbers depend on the machine; read the ratios.
+
+Each trainer runs in its own subprocess (`--only=INDEX`), one after the
+other: in one shared process a trainer's figure depended on its place in
+the run (the last one was up to 2x slower), which biased the comparison.
 """
 
 import os
@@ -14,6 +18,8 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pathlib  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 
 import keras  # noqa: E402
@@ -29,6 +35,9 @@ from experiments.train import Config  # noqa: E402
 flags.DEFINE_enum("model", "mlp", ["mlp", "cnn"], "Workload.")
 flags.DEFINE_integer("epochs", 3, "Timed epochs per trainer.")
 flags.DEFINE_integer("batch_size", 128, "Batch size.")
+flags.DEFINE_integer(
+    "only", -1, "Run only trainer INDEX here and print its rate (internal)."
+)
 FLAGS = flags.FLAGS
 
 MNIST = (
@@ -114,24 +123,43 @@ def run_fit(x, y, info, spe, jit):
     return _rate(timer, len(y))
 
 
+ROWS = [
+    ("model.fit, Keras defaults", "fit", None, None),
+    ("loops.fit, defaults", "loop", 1, False),
+    ("loops.fit, steps_per_execution=32", "loop", 32, False),
+    ("model.fit, jit_compile + steps_per_execution=32", "fit", 32, True),
+    ("loops.fit, jit_compile + steps_per_execution=32", "loop", 32, True),
+]
+
+
+def _in_subprocess(index):
+    args = [
+        sys.executable,
+        "-m",
+        "benchmarks.loop_vs_fit",
+        f"--only={index}",
+        f"--model={FLAGS.model}",
+        f"--epochs={FLAGS.epochs}",
+        f"--batch_size={FLAGS.batch_size}",
+    ]
+    done = subprocess.run(args, capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
 def main(argv):
     del argv
-    x, y, info = _data()
-    rows = [
-        ("model.fit, Keras defaults", run_fit, None, None),
-        ("loops.fit, defaults", run_loop, 1, False),
-        ("loops.fit, steps_per_execution=32", run_loop, 32, False),
-        ("model.fit, jit_compile + steps_per_execution=32", run_fit, 32, True),
-        ("loops.fit, jit_compile + steps_per_execution=32", run_loop, 32, True),
-    ]
-    results = [(name, fn(x, y, info, spe, jit)) for name, fn, spe, jit in rows]
-    base = results[0][1]
+    if FLAGS.only >= 0:
+        x, y, info = _data()
+        _, kind, spe, jit = ROWS[FLAGS.only]
+        print((run_fit if kind == "fit" else run_loop)(x, y, info, spe, jit))
+        return
+    rates = [_in_subprocess(i) for i in range(len(ROWS))]
     print(
-        f"{FLAGS.model}, {info.name}, {len(y)} images, batch "
-        f"{FLAGS.batch_size}, Adam, {FLAGS.epochs} timed epochs"
+        f"{FLAGS.model}, batch {FLAGS.batch_size}, Adam, {FLAGS.epochs} "
+        "timed epochs, one process per trainer"
     )
-    for name, rate in results:
-        print(f"  {name:<50} {rate:10.0f} samples/s  {rate / base:5.2f}x")
+    for (name, *_), rate in zip(ROWS, rates):
+        print(f"  {name:<50} {rate:10.0f} samples/s  {rate / rates[0]:5.2f}x")
 
 
 if __name__ == "__main__":

@@ -83,6 +83,8 @@ def make_multi_step(strategy, replica_fn, jit_compile=False, metrics=()):
             [tf.reduce_all(tf.math.is_finite(v)) for v in values.values()]
         )
 
+    layout = {}  # the order of the packed values, fixed at tracing
+
     @tf.function
     def run(iterator, num_steps):
         values, n = one_step(iterator)
@@ -94,9 +96,39 @@ def make_multi_step(strategy, replica_fn, jit_compile=False, metrics=()):
             values, n = one_step(iterator)
             sums = {k: sums[k] + values[k] * n for k in sums}
             count, steps, ok = count + n, steps + 1, finite(values)
-        return sums, count, steps, values, _metric_tensors(metrics)
+        results = _metric_tensors(metrics)
+        layout.update(
+            sums=list(sums), values=list(values), results=list(results)
+        )
+        # One float64 vector, so the host reads one tensor per call.
+        parts = [*sums.values(), count, steps, *values.values()]
+        parts += list(results.values())
+        return tf.stack([tf.cast(tf.reshape(p, []), tf.float64) for p in parts])
 
-    return run
+    return _MultiStep(run, layout)
+
+
+class _MultiStep:
+    """Calls the compiled function; unpacks its vector into Python numbers:
+    (sums, count, steps, last values, metric results)."""
+
+    def __init__(self, run, layout):
+        self._run, self._layout = run, layout
+
+    def __call__(self, iterator, num_steps):
+        packed = self._run(iterator, num_steps).numpy().tolist()
+        sums_keys = self._layout["sums"]
+        value_keys = self._layout["values"]
+        i = len(sums_keys)
+        sums = dict(zip(sums_keys, packed[:i]))
+        count, steps = packed[i], int(packed[i + 1])
+        j = i + 2 + len(value_keys)
+        values = dict(zip(value_keys, packed[i + 2 : j]))
+        results = dict(zip(self._layout["results"], packed[j:]))
+        return sums, count, steps, values, results
+
+    def experimental_get_tracing_count(self):
+        return self._run.experimental_get_tracing_count()
 
 
 class _Accumulator:
