@@ -55,6 +55,29 @@ def check_image_shape(input_shape):
     return shape
 
 
+def check_stack_config(config):
+    """Validates the encoder/decoder fields shared by the AE, VAE and
+    DB-VAE configs (kind, latent_dim, hidden_units, filters, activation),
+    normalizing the unit and filter lists to tuples in place."""
+    check_kind(config.kind)
+    _positive_int("latent_dim", config.latent_dim)
+    for name in ("hidden_units", "filters"):
+        object.__setattr__(
+            config, name, _positive_ints(name, getattr(config, name))
+        )
+    if config.kind == "conv" and not config.filters:
+        raise ValueError(
+            "`filters` must name at least one convolution for "
+            f"kind='conv'; received filters={config.filters!r}."
+        )
+    _keras_object(
+        "activation",
+        config.activation,
+        keras.activations.get,
+        _ACTIVATION_HELP,
+    )
+
+
 @dataclass(frozen=True)
 class AutoencoderConfig:
     """Hyperparameters of `build_autoencoder` (Cheat sheet 7.4.1).
@@ -78,27 +101,7 @@ class AutoencoderConfig:
     noise: float = 0.0
 
     def __post_init__(self):
-        check_kind(self.kind)
-        _positive_int("latent_dim", self.latent_dim)
-        object.__setattr__(
-            self,
-            "hidden_units",
-            _positive_ints("hidden_units", self.hidden_units),
-        )
-        object.__setattr__(
-            self, "filters", _positive_ints("filters", self.filters)
-        )
-        if self.kind == "conv" and not self.filters:
-            raise ValueError(
-                "`filters` must name at least one convolution for "
-                f"kind='conv'; received filters={self.filters!r}."
-            )
-        _keras_object(
-            "activation",
-            self.activation,
-            keras.activations.get,
-            _ACTIVATION_HELP,
-        )
+        check_stack_config(self)
         _rate("noise", self.noise, high=math.inf)
 
 

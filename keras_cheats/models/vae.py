@@ -42,14 +42,11 @@ from keras_cheats.losses import gaussian_kl
 from keras_cheats.models.autoencoder import (
     build_decoder,
     check_image_shape,
-    check_kind,
+    check_stack_config,
     encoder_body,
 )
 from keras_cheats.models.mlp import (
-    _ACTIVATION_HELP,
-    _keras_object,
     _positive_int,
-    _positive_ints,
     _rate,
 )
 
@@ -100,23 +97,7 @@ class VAEConfig:
     seed: int | None = None
 
     def __post_init__(self):
-        check_kind(self.kind)
-        _positive_int("latent_dim", self.latent_dim)
-        for name in ("hidden_units", "filters"):
-            object.__setattr__(
-                self, name, _positive_ints(name, getattr(self, name))
-            )
-        if self.kind == "conv" and not self.filters:
-            raise ValueError(
-                "`filters` must name at least one convolution for "
-                f"kind='conv'; received filters={self.filters!r}."
-            )
-        _keras_object(
-            "activation",
-            self.activation,
-            keras.activations.get,
-            _ACTIVATION_HELP,
-        )
+        check_stack_config(self)
         _check_seed(self.seed)
 
 
