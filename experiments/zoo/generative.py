@@ -68,6 +68,20 @@ def _write(run_dir, name, picture_grid):
     images.summary_image(run_dir, name, picture_grid)
 
 
+def _write_reconstructions_and_samples(model, x, run_dir, config):
+    """Inputs beside reconstructions (up to 16), and 64 prior samples."""
+    n = min(16, len(x))
+    if n:
+        recon = np.asarray(model.reconstruct(x[:n]))
+        _write(
+            run_dir,
+            "reconstructions",
+            images.grid(images.side_by_side(x, recon, n), columns=8),
+        )
+    samples = np.asarray(model.sample(64, seed=config.seed))
+    _write(run_dir, "samples", images.grid(samples, columns=8))
+
+
 # --- autoencoders (7.4.1) --------------------------------------------------
 
 
@@ -188,20 +202,7 @@ def manifold(model, size=20):
 
 def _vae_after(model, data, run_dir, config):
     x, y = data.test.split.x, data.test.split.y
-    n = min(16, len(x))
-    _write(
-        run_dir,
-        "reconstructions",
-        images.grid(
-            images.side_by_side(x, np.asarray(model.reconstruct(x[:n])), n),
-            columns=8,
-        ),
-    )
-    _write(
-        run_dir,
-        "samples",
-        images.grid(np.asarray(model.sample(64, seed=config.seed)), columns=8),
-    )
+    _write_reconstructions_and_samples(model, x, run_dir, config)
     other = (
         int(np.argmax(y != y[0])) if np.any(y != y[0]) else min(1, len(x) - 1)
     )
@@ -296,21 +297,7 @@ def _dbvae_after(model, data, run_dir, config):
     probability = np.asarray(model.classify(split.x))
     guess = probability > 0.5
     truth = split.y == target
-    n = min(16, len(x))
-    if n:
-        _write(
-            run_dir,
-            "reconstructions",
-            images.grid(
-                images.side_by_side(x, np.asarray(model.reconstruct(x[:n])), n),
-                columns=8,
-            ),
-        )
-    _write(
-        run_dir,
-        "samples",
-        images.grid(np.asarray(model.sample(64, seed=config.seed)), columns=8),
-    )
+    _write_reconstructions_and_samples(model, x, run_dir, config)
     return {
         "accuracy_target_class": float(np.mean(guess[truth]))
         if truth.any()
