@@ -41,8 +41,8 @@ class Config:
     deterministic: bool = False
     model_dir: str = ""
     trainer: str = "loop"
-    steps_per_execution: int = 1
-    jit_compile: bool = False
+    steps_per_execution: int | str = "auto"  # see loops.LoopOptions
+    jit_compile: bool | str = "auto"
     clip_norm: float | None = None
     data_dir: str | None = None
     download: bool = False
@@ -63,6 +63,14 @@ class Config:
                 raise ValueError(
                     f"{name}={value!r}; expected one of {', '.join(allowed)}"
                 )
+        object.__setattr__(
+            self,
+            "steps_per_execution",
+            _auto_or_int("steps_per_execution", self.steps_per_execution),
+        )
+        object.__setattr__(
+            self, "jit_compile", _auto_or_bool("jit_compile", self.jit_compile)
+        )
         if not self.learning_rate > 0:
             raise ValueError(
                 f"learning_rate={self.learning_rate!r}; expected a number > 0"
@@ -71,6 +79,29 @@ class Config:
             raise ValueError(
                 f"batch_size={self.batch_size!r}; expected an integer >= 1"
             )
+
+
+def _auto_or_int(name, value):
+    if value == "auto":
+        return value
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if isinstance(value, bool) or number < 1 or str(number) != str(value):
+        raise ValueError(
+            f"{name}={value!r}; expected 'auto' or an integer >= 1"
+        )
+    return number
+
+
+def _auto_or_bool(name, value):
+    choices = {"auto": "auto", "true": True, "false": False}
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() not in choices:
+        raise ValueError(f"{name}={value!r}; expected auto, true or false")
+    return choices[str(value).lower()]
 
 
 def make_optimizer(config):
@@ -216,6 +247,7 @@ def _train_with_fit(
     import keras
 
     import loops
+    from loops.options import AUTO_STEPS_PER_EXECUTION
 
     with strategy.scope():
         wrapper = loops.StepModel(model, clip_norm=config.clip_norm)
@@ -223,8 +255,12 @@ def _train_with_fit(
             optimizer=optimizer,
             loss=loss,
             metrics=metrics,
-            steps_per_execution=config.steps_per_execution,
-            jit_compile=config.jit_compile,
+            steps_per_execution=(
+                AUTO_STEPS_PER_EXECUTION
+                if config.steps_per_execution == "auto"
+                else config.steps_per_execution
+            ),
+            jit_compile=config.jit_compile,  # "auto": Keras' own rule
         )
     wrapper(data.test.split.x[:1])  # BackupAndRestore needs a built model
     backup = keras.callbacks.BackupAndRestore(str(model_dir / "backup"))
@@ -285,10 +321,19 @@ def define_flags():
     flags.DEFINE_integer(
         "cpu_replicas", 1, "Split the CPU into N logical devices (mirrored)."
     )
-    flags.DEFINE_integer(
-        "steps_per_execution", 1, "Training steps per compiled call."
+    flags.DEFINE_string(
+        "steps_per_execution",
+        "auto",
+        "Training steps per compiled call: an integer, or auto (32, fewer "
+        "for short epochs).",
     )
-    flags.DEFINE_bool("jit_compile", False, "Compile the step with XLA.")
+    flags.DEFINE_enum(
+        "jit_compile",
+        "auto",
+        ["auto", "true", "false"],
+        "Compile the step with XLA; auto: for dense models only (the loop), "
+        "Keras' own rule (model.fit).",
+    )
     flags.DEFINE_float("clip_norm", None, "Global-norm gradient clipping.")
     flags.DEFINE_string("data_dir", None, "tensorflow-datasets data_dir.")
     flags.DEFINE_bool("download", False, "Let tensorflow-datasets download.")

@@ -10,6 +10,7 @@ distributed losses in `loops.scaling`; the engine in `loops.engine`.
 """
 
 from loops.engine import NonFiniteLossError, evaluate, fit, seed_everything
+from loops.in_memory import InMemory, shuffled
 from loops.keras_model import StepModel
 from loops.options import LoopOptions
 from loops.scaling import regularization_loss, replica_loss
@@ -17,6 +18,7 @@ from loops.step import sgd_update, test_step, train_step
 from loops.task import Task, supervised
 
 __all__ = [
+    "InMemory",
     "LoopOptions",
     "NonFiniteLossError",
     "StepModel",
@@ -27,6 +29,7 @@ __all__ = [
     "replica_loss",
     "seed_everything",
     "sgd_update",
+    "shuffled",
     "supervised",
     "test_step",
     "train_step",

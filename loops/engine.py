@@ -7,6 +7,7 @@ checkpoints, resumes from the latest checkpoint and stops on a non-finite
 loss. The step itself stays in `loops.step`.
 """
 
+import dataclasses
 import math
 import pathlib
 import time
@@ -15,7 +16,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from loops import checkpointing
+from loops import checkpointing, inputs
 from loops.options import LoopOptions
 from loops.task import Task
 
@@ -58,21 +59,27 @@ def _build_optimizers(model, optimizer):
         optimizer.build(model.trainable_variables)
 
 
-def make_multi_step(strategy, replica_fn, jit_compile=False, metrics=()):
-    """Compiles `run(iterator, num_steps)`: up to num_steps steps in one call.
+def make_multi_step(
+    strategy, replica_fn, jit_compile=False, metrics=(), *, source
+):
+    """Compiles `run(inputs, num_steps)`: up to num_steps steps in one call.
 
     The steps run in a `tf.range` loop inside one `tf.function`; the loop
-    stops early at the first non-finite result. The iterator's element spec
-    has an unknown batch dimension, so the last partial batch does not
-    retrace. Returns sums of (value * global batch size), the example count,
-    the number of steps run, the last step's values and the results of
-    `metrics` (read in the same call, so no eager op per metric follows).
+    stops early at the first non-finite result. `source` (see
+    `loops.inputs`) gives each step its batch: the next element of a
+    distributed tf.data iterator, or a gather from tensors in memory. The
+    batch dimension is unknown at tracing, so the last partial batch does
+    not retrace. Returns sums of (value * global batch size), the example
+    count, the number of steps run, the last step's values and the results
+    of `metrics` (read in the same call, so no eager op per metric follows).
     """
     if jit_compile:
         replica_fn = tf.function(replica_fn, jit_compile=True)
+    replica_fn = source.per_replica(replica_fn)
 
-    def one_step(iterator):
-        values, n = strategy.run(replica_fn, args=(next(iterator),))
+    def one_step(inputs, i):
+        batch = source.next_batch(inputs, i)
+        values, n = strategy.run(replica_fn, args=(batch,))
         values = {
             k: strategy.reduce(SUM, v, axis=None) for k, v in values.items()
         }
@@ -86,14 +93,14 @@ def make_multi_step(strategy, replica_fn, jit_compile=False, metrics=()):
     layout = {}  # the order of the packed values, fixed at tracing
 
     @tf.function
-    def run(iterator, num_steps):
-        values, n = one_step(iterator)
+    def run(inputs, num_steps):
+        values, n = one_step(inputs, 0)
         sums = {k: v * n for k, v in values.items()}
         count, steps, ok = n, tf.constant(1, tf.int64), finite(values)
-        for _ in tf.range(num_steps - 1):
+        for i in tf.range(1, num_steps):
             if not ok:
                 break
-            values, n = one_step(iterator)
+            values, n = one_step(inputs, i)
             sums = {k: sums[k] + values[k] * n for k in sums}
             count, steps, ok = count + n, steps + 1, finite(values)
         results = _metric_tensors(metrics)
@@ -105,18 +112,18 @@ def make_multi_step(strategy, replica_fn, jit_compile=False, metrics=()):
         parts += list(results.values())
         return tf.stack([tf.cast(tf.reshape(p, []), tf.float64) for p in parts])
 
-    return _MultiStep(run, layout)
+    return _MultiStep(run, layout, source)
 
 
 class _MultiStep:
     """Calls the compiled function; unpacks its vector into Python numbers:
     (sums, count, steps, last values, metric results)."""
 
-    def __init__(self, run, layout):
-        self._run, self._layout = run, layout
+    def __init__(self, run, layout, source):
+        self._run, self._layout, self.source = run, layout, source
 
-    def __call__(self, iterator, num_steps):
-        packed = self._run(iterator, num_steps).numpy().tolist()
+    def __call__(self, inputs, num_steps):
+        packed = self._run(inputs, num_steps).numpy().tolist()
         sums_keys = self._layout["sums"]
         value_keys = self._layout["values"]
         i = len(sums_keys)
@@ -158,23 +165,6 @@ def _metric_results(metrics):
     return {k: float(v) for k, v in _metric_tensors(metrics).items()}
 
 
-def _steps_of(dataset, name):
-    n = int(dataset.cardinality())
-    if n < 0:
-        raise ValueError(
-            f"{name} has unknown or infinite length; expected a finite "
-            "tf.data.Dataset (or a Pipeline) with a known cardinality"
-        )
-    return n
-
-
-def _epoch_dataset(data, epoch, skip):
-    """`data(epoch, skip)` for a Pipeline-like callable, else the dataset."""
-    if callable(data) and not isinstance(data, tf.data.Dataset):
-        return data(epoch, skip)
-    return data.skip(skip) if skip else data
-
-
 def _is_chief(strategy):
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not resolver.cluster_spec().as_dict():
@@ -194,29 +184,43 @@ def _learning_rate(optimizer):
 
 
 def evaluate(model, task, data, *, strategy=None, evaluator=None):
-    """Runs `task.test_step` over `data`; returns {name: mean} at float64."""
+    """Runs `task.test_step` over `data`; returns {name: mean} at float64.
+
+    `data`: a `loops.InMemory` (or an object with `in_memory()`, such as
+    `experiments.data.Pipeline`), a finite `tf.data.Dataset`, or a callable
+    `(epoch, skip) -> Dataset`.
+    """
     strategy = strategy or tf.distribute.get_strategy()
     if evaluator is None:
-        evaluator = _make_evaluator(strategy, model, task)
+        evaluator = _make_evaluator(
+            strategy,
+            model,
+            task,
+            inputs.source_for(data, strategy, "validation data"),
+        )
+    source = evaluator.source
     for m in task.all_metrics():
         m.reset_state()
-    dataset = _epoch_dataset(data, 0, 0)
-    steps = _steps_of(dataset, "validation data")
+    steps = source.steps_per_epoch(0)
     acc = _Accumulator()
     if steps:
-        iterator = iter(strategy.experimental_distribute_dataset(dataset))
-        sums, count, _, _, _ = evaluator(iterator, tf.constant(steps, tf.int64))
+        source.start_epoch(0, 0)
+        sums, count, _, _, _ = evaluator(
+            source.call_inputs(0), tf.constant(steps, tf.int64)
+        )
         acc.add(sums, count)
     return {**acc.means(), **_metric_results(task.all_metrics())}
 
 
-def _make_evaluator(strategy, model, task):
+def _make_evaluator(strategy, model, task, source):
     def replica_test(batch):
         return task.test_step(model, batch), tf.cast(
             _batch_size(batch), tf.float32
         )
 
-    return make_multi_step(strategy, replica_test, metrics=task.all_metrics())
+    return make_multi_step(
+        strategy, replica_test, metrics=task.all_metrics(), source=source
+    )
 
 
 def fit(
@@ -238,9 +242,11 @@ def fit(
       optimizer: a Keras optimizer (created in the same scope), or a dict of
         them keyed by the sub-model attribute each trains (e.g. a GAN).
       task: a `loops.Task` (`loops.supervised(loss, ...)` for the default).
-      train_data: a finite `tf.data.Dataset`, or a callable
-        `(epoch, skip_batches) -> Dataset` such as `experiments.data.Pipeline`
-        whose order depends only on the epoch (needed for exact resume).
+      train_data: a `loops.InMemory` (or an object with `in_memory()`, such
+        as `experiments.data.Pipeline`): batches gathered inside the
+        compiled call, the fast path; or a finite `tf.data.Dataset`; or a
+        callable `(epoch, skip_batches) -> Dataset` whose order depends only
+        on the epoch (needed for exact resume).
       validation_data: the same kinds, evaluated after each epoch.
       options: `LoopOptions`.
       callbacks: Keras callbacks (EarlyStopping, CSVLogger, ... ).
@@ -293,17 +299,42 @@ def fit(
         values = task.train_step(model, optimizer, batch)
         return values, tf.cast(_batch_size(batch), tf.float32)
 
-    train_many = make_multi_step(
-        strategy, replica_train, options.jit_compile, task.all_metrics()
+    source = inputs.source_for(train_data, strategy, "train_data")
+    steps_per_epoch = source.steps_per_epoch(start_epoch)
+    requested = options
+    options = options.resolved(
+        model, steps_per_epoch, strategy.num_replicas_in_sync
     )
-    evaluator = (
-        _make_evaluator(strategy, model, task)
-        if validation_data is not None and task.test_step is not None
-        else None
+    logging.info(
+        "loops.fit: %s input, steps_per_execution=%d, jit_compile=%s",
+        type(source).__name__,
+        options.steps_per_execution,
+        options.jit_compile,
     )
 
-    first = _epoch_dataset(train_data, start_epoch, 0)
-    steps_per_epoch = _steps_of(first, "train_data")
+    def compile_steps(jit):
+        train = make_multi_step(
+            strategy,
+            replica_train,
+            jit,
+            task.all_metrics(),
+            source=source,
+        )
+        evaluate_ = None
+        if validation_data is not None and task.test_step is not None:
+            evaluate_ = _make_evaluator(
+                strategy,
+                model,
+                task,
+                inputs.source_for(validation_data, strategy, "validation"),
+            )
+        return train, evaluate_
+
+    train_many, evaluator = compile_steps(options.jit_compile)
+    # With jit_compile="auto", a step XLA cannot compile falls back to no
+    # XLA; the failure comes before any variable changes.
+    may_fall_back = requested.jit_compile == "auto" and options.jit_compile
+
     cbs = keras.callbacks.CallbackList(
         list(callbacks),
         add_history=False,
@@ -338,8 +369,7 @@ def fit(
         cbs.on_epoch_begin(epoch)
         for m in task.all_metrics():
             m.reset_state()
-        dataset = _epoch_dataset(train_data, epoch, skip)
-        iterator = iter(strategy.experimental_distribute_dataset(dataset))
+        source.start_epoch(epoch, skip)
         acc, step, t0 = _Accumulator(), skip, time.perf_counter()
         ckpt_every = options.checkpoint_every_steps
         next_ckpt = (step // ckpt_every + 1) * ckpt_every if ckpt_every else 0
@@ -348,9 +378,27 @@ def fit(
             cbs.on_train_batch_begin(step)
             if n not in num_steps:
                 num_steps[n] = tf.constant(n, tf.int64)
-            sums, count, done, last, results = train_many(
-                iterator, num_steps[n]
-            )
+            try:
+                sums, count, done, last, results = train_many(
+                    source.call_inputs(step), num_steps[n]
+                )
+            except (
+                tf.errors.InvalidArgumentError,
+                tf.errors.UnimplementedError,
+            ) as error:
+                if not may_fall_back:
+                    raise
+                logging.warning(
+                    "jit_compile='auto': XLA cannot compile this step (%s); "
+                    "training without XLA",
+                    str(error).strip().splitlines()[0][:300],
+                )
+                may_fall_back = False
+                options = dataclasses.replace(options, jit_compile=False)
+                train_many, evaluator = compile_steps(False)
+                source.start_epoch(epoch, step)
+                continue
+            may_fall_back = False
             done = int(done)
             if not all(math.isfinite(float(v)) for v in last.values()):
                 bad = {k: float(v) for k, v in last.items()}

@@ -1,24 +1,22 @@
-"""tf.data pipelines whose order is a pure function of (seed, epoch).
+"""Batches of one split whose order is a pure function of (seed, epoch).
 
 A resumed run must see the same batches as a run never interrupted, and a
 distributed iterator cannot be checkpointed (tensorflow issue 56372). So
-each epoch gets its own shuffle seed derived from (seed, epoch), and a
+each epoch's order is a permutation drawn from (seed, epoch), and a
 resumed epoch skips the batches it already consumed.
+
+A `Pipeline` is a `loops.InMemory` source for the engine (`in_memory()`:
+the batches are gathered inside the compiled step, no tf.data op per
+batch), and a `tf.data.Dataset` with the same batches for everything else
+(`pipeline(epoch, skip)`, `as_dataset()` for `model.fit`).
 """
 
 import dataclasses
 
-import numpy as np
 import tensorflow as tf
 
 from experiments.data.sources import Split
-
-
-def epoch_seed(seed: int, epoch: int) -> int:
-    """A well-mixed 31-bit shuffle seed for one epoch."""
-    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0]) & (
-        2**31 - 1
-    )
+from loops.in_memory import InMemory, epoch_seed, shuffled
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -27,7 +25,8 @@ class Pipeline:
 
     Call `pipeline(epoch)` (or `for_epoch`) for a finite `tf.data.Dataset`
     of that epoch; `as_dataset()` gives one dataset that reshuffles on each
-    iteration, for `model.fit`.
+    iteration, for `model.fit`; `in_memory()` the same batches as the
+    engine's `loops.InMemory`.
     """
 
     split: Split
@@ -38,52 +37,44 @@ class Pipeline:
     map_fn: object = None  # (images, labels) -> batch, after batching
 
     def __post_init__(self):
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ValueError(
-                f"batch_size={self.batch_size!r}; expected an integer >= 1"
-            )
-        if self.drop_remainder and len(self.split) < self.batch_size:
-            raise ValueError(
-                f"batch_size={self.batch_size} with drop_remainder=True "
-                f"leaves no batch from {len(self.split)} examples"
-            )
-        base = tf.data.Dataset.from_tensor_slices(
-            (self.split.x, self.split.y)
-        ).cache()
-        object.__setattr__(self, "_base", base)
+        source = InMemory(
+            (self.split.x, self.split.y),
+            self.batch_size,
+            order=shuffled(self.seed) if self.shuffle else None,
+            drop_remainder=self.drop_remainder,
+            map_fn=self.map_fn,
+        )
+        object.__setattr__(self, "_source", source)
+        object.__setattr__(self, "_tensors", source.tensors())
 
     @property
     def steps_per_epoch(self) -> int:
-        n, b = len(self.split), self.batch_size
-        return n // b if self.drop_remainder else -(-n // b)
+        return self._source.steps_per_epoch
 
-    def _finish(self, ds):
-        ds = ds.batch(self.batch_size, drop_remainder=self.drop_remainder)
-        if self.map_fn is not None:
-            ds = ds.map(self.map_fn, num_parallel_calls=tf.data.AUTOTUNE)
-        return ds.prefetch(tf.data.AUTOTUNE)
+    def in_memory(self) -> InMemory:
+        """This pipeline as the engine's in-memory source."""
+        return self._source
 
     def map(self, fn):
         """The same pipeline with `fn(images, labels)` applied per batch."""
         return dataclasses.replace(self, map_fn=fn)
 
     def for_epoch(self, epoch: int, skip_batches: int = 0) -> tf.data.Dataset:
-        ds = self._base
-        if self.shuffle:
-            ds = ds.shuffle(
-                len(self.split),
-                seed=epoch_seed(self.seed, epoch),
-                reshuffle_each_iteration=False,
-            )
-        ds = self._finish(ds)
-        return ds.skip(skip_batches) if skip_batches else ds
+        return self._source.dataset(epoch, skip_batches, self._tensors)
 
     __call__ = for_epoch
 
     def as_dataset(self) -> tf.data.Dataset:
-        ds = self._base
+        n, source = len(self.split), self._source
+        ds = tf.data.Dataset.range(n)
         if self.shuffle:
-            ds = ds.shuffle(
-                len(self.split), seed=self.seed, reshuffle_each_iteration=True
-            )
-        return self._finish(ds)
+            ds = ds.shuffle(n, seed=self.seed, reshuffle_each_iteration=True)
+        ds = ds.batch(self.batch_size, drop_remainder=self.drop_remainder)
+        ds = ds.map(
+            lambda i: source.gather(self._tensors, i),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+
+__all__ = ["Pipeline", "epoch_seed"]

@@ -159,7 +159,11 @@ def _train(split, model_dir, callbacks=()):
         loops.supervised(dbvae.DBVAELoss(target_class=1, vae_weight=0.01)),
         data,
         options=loops.LoopOptions(
-            epochs=2, seed=0, verbose=0, checkpoint_every_steps=2
+            epochs=2,
+            seed=0,
+            verbose=0,
+            checkpoint_every_steps=2,
+            steps_per_execution=1,  # _StopAt counts batches
         ),
         callbacks=callbacks,
         model_dir=model_dir,

@@ -20,13 +20,13 @@ def _config(tmp_path, **kwargs):
 
 @pytest.mark.slow
 def test_cnn_on_digits_learns_writes_metrics_and_resumes(tmp_path):
-    config = _config(tmp_path)
+    config = _config(tmp_path, epochs=5)
     result = train.train_and_evaluate(config)
     assert result["test"]["accuracy"] >= 0.85
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved["test"] == result["test"]
     history = saved["history"]
-    assert len(history["loss"]) == 3 and history["loss"][2] < history["loss"][0]
+    assert len(history["loss"]) == 5 and history["loss"][4] < history["loss"][0]
     assert all(s > 0 for s in history["samples_per_second"])
     assert saved["dataset"]["num_test"] == 360
     assert list((tmp_path / "run" / "checkpoints").glob("ckpt-*.index"))
@@ -147,3 +147,23 @@ def test_mixed_float16_run_uses_loss_scaling_and_resets_the_policy(tmp_path):
     assert keras.mixed_precision.global_policy().name == "float32"
     with pytest.raises(ValueError, match="mixed_precision='fp8'"):
         train.Config(mixed_precision="fp8")
+
+
+def test_auto_or_explicit_speed_options_parse_from_flag_strings():
+    config = train.Config(steps_per_execution="8", jit_compile="false")
+    assert (config.steps_per_execution, config.jit_compile) == (8, False)
+    assert train.Config().steps_per_execution == "auto"
+    assert train.Config(jit_compile="True").jit_compile is True
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(steps_per_execution="fast"), "steps_per_execution='fast'"),
+        (dict(steps_per_execution="0"), "steps_per_execution='0'"),
+        (dict(jit_compile="maybe"), "jit_compile='maybe'; expected auto"),
+    ],
+)
+def test_bad_speed_options_name_the_value(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        train.Config(**kwargs)

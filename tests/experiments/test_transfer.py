@@ -160,7 +160,7 @@ def test_run_reports_three_stages_in_metrics_json(tmp_path):
         filters=(4, 8),
         dense_units=16,
         per_class=5,
-        pretrain_epochs=2,
+        pretrain_epochs=4,
         head_epochs=1,
         fine_tune_epochs=1,
         model_dir=str(tmp_path),

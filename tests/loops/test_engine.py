@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 import loops
+from loops import inputs
 from loops.engine import make_multi_step
 from tests.loops.helpers import (
     classification_task,
@@ -94,7 +95,8 @@ def test_epoch_loss_is_the_example_weighted_mean_of_step_losses():
     assert history["loss"][0] == pytest.approx(expected, rel=1e-5)
 
 
-def test_no_retracing_across_epochs_and_the_partial_batch():
+@pytest.mark.parametrize("kind", ["dataset", "in_memory"])
+def test_no_retracing_across_epochs_and_the_partial_batch(kind):
     x, y = toy_data()
     model, task = toy_model(), classification_task()
     optimizer = keras.optimizers.SGD(0.1)
@@ -106,11 +108,22 @@ def test_no_retracing_across_epochs_and_the_partial_batch():
             tf.shape(batch[0])[0], tf.float32
         )
 
-    run = make_multi_step(strategy, replica)
-    for _ in range(3):  # epochs: 4 full batches of 16 and one of 5
-        it = iter(strategy.experimental_distribute_dataset(dataset(x, y, 16)))
+    if kind == "dataset":
+        source = inputs.DatasetSource(dataset(x, y, 16), strategy, "data")
+    else:
+        data = loops.InMemory((x, y), 16, order=loops.shuffled(0))
+        source = inputs.InMemorySource(data, strategy)
+    run = make_multi_step(strategy, replica, source=source)
+    for epoch in range(3):  # epochs: 4 full batches of 16 and one of 5
+        source.start_epoch(epoch, 0)
+        step, counts = 0, []
         for n in (2, 2, 1):
-            run(it, tf.constant(n, tf.int64))
+            _, count, done, _, _ = run(
+                source.call_inputs(step), tf.constant(n, tf.int64)
+            )
+            step += done
+            counts.append(count)
+        assert counts == [32, 32, 5]
     assert run.experimental_get_tracing_count() == 1
 
 
