@@ -185,13 +185,15 @@ def _prebatched(x, y, batch_size, prepare):
     ys = tf.constant(y[:n].reshape(steps, batch_size))
 
     class Prebatched(inputs.Source):
+        static_batches = True  # XLA may compile whole calls, as in memory
+
         def steps_per_epoch(self, epoch):
             return steps
 
         def start_epoch(self, epoch, skip):
             pass
 
-        def call_inputs(self, step):
+        def call_inputs(self, step, n):
             return tf.constant(step, tf.int64)
 
         def next_batch(self, first, i):

