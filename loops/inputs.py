@@ -129,7 +129,7 @@ class InMemorySource(Source):
         # One gather for the whole call, then one batch per step by
         # indexing: a gather per step cost 17% of an MLP step, this ~1%.
         m = tf.shape(idx)[0]
-        size = tf.minimum(m, self.data.batch_size)  # static under XLA
+        size = tf.minimum(m, self.data.batch_size)
         return tuple(
             tf.reshape(
                 tf.gather(t, idx),

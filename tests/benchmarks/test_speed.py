@@ -62,3 +62,17 @@ def test_tables_cover_the_four_workloads_and_the_curves():
     ]
     with pytest.raises(ValueError, match="'speedy'"):
         speed.table_jobs("speedy", [])
+
+
+def test_best_of_keeps_the_fastest_round_and_every_rate():
+    tries = [
+        {"samples_per_second": 5.0, "epoch_seconds": 2.0},
+        {"error": "killed"},
+        {"samples_per_second": 8.0, "epoch_seconds": 1.25},
+    ]
+    assert speed.best_of(tries) == {
+        "samples_per_second": 8.0,
+        "epoch_seconds": 1.25,
+        "rounds": [5.0, 8.0],
+    }
+    assert speed.best_of([{"error": "x"}]) == {"error": "x"}
