@@ -179,6 +179,11 @@ def _prebatched(x, y, batch_size, prepare):
 
     from loops import inputs
 
+    if len(x) % batch_size:
+        raise ValueError(
+            f"prebatched input needs examples divisible by batch_size; got "
+            f"{len(x)} and {batch_size}"
+        )
     steps = len(x) // batch_size
     n = steps * batch_size
     xs = tf.constant(x[:n].reshape(steps, batch_size, *x.shape[1:]))

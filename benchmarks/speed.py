@@ -121,7 +121,13 @@ def table_jobs(table, workloads):
         ]
     if table == "pipeline":
         inputs = ("memory", "tf.data", "per-example tf.data", "prebatched")
-        return [job(w, "loop", input=i) for w in ("mlp", "cnn") for i in inputs]
+        # 62 full batches: every input trains on the same examples (the
+        # prebatched one has no partial batch).
+        return [
+            job(w, "loop", input=i, examples=62 * 128)
+            for w in ("mlp", "cnn")
+            for i in inputs
+        ]
     if table == "batch":
         sizes = (32, 64, 128, 256, 512, 1024)
         jobs = [

@@ -52,3 +52,23 @@ def dataset(x, y, batch_size):
 
 def weights(model):
     return [np.array(w) for w in model.get_weights()]
+
+
+def fit_toy(data, strategy=None, *, l2=0.0, options=None, **fit_kwargs):
+    """Trains `toy_model` (Adam 0.01, `classification_task`) on `data`
+    under `strategy`; returns (history, weights)."""
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        model = toy_model(l2=l2)
+        optimizer = keras.optimizers.Adam(0.01)
+        task = classification_task()
+    history = loops.fit(
+        model,
+        optimizer,
+        task,
+        data,
+        options=options or loops.LoopOptions(verbose=0),
+        strategy=strategy,
+        **fit_kwargs,
+    )
+    return history, weights(model)

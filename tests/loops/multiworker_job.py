@@ -16,12 +16,11 @@ def main(index, ports, model_dir, out, epochs):
                 "task": {"type": "worker", "index": index},
             }
         )
-    import keras
     import numpy as np
     import tensorflow as tf
 
     import loops
-    from tests.loops.helpers import classification_task, toy_data, toy_model
+    from tests.loops.helpers import fit_toy, toy_data
 
     strategy = (
         tf.distribute.MultiWorkerMirroredStrategy()
@@ -35,20 +34,14 @@ def main(index, ports, model_dir, out, epochs):
     )
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
     ds = ds.with_options(options)
-    with strategy.scope():
-        model = toy_model(l2=0.01)
-        optimizer = keras.optimizers.Adam(0.01)
-        task = classification_task()
-    history = loops.fit(
-        model,
-        optimizer,
-        task,
+    history, weights = fit_toy(
         ds,
-        strategy=strategy,
+        strategy,
+        l2=0.01,
         options=loops.LoopOptions(epochs=epochs, verbose=0),
         model_dir=model_dir,
     )
-    np.savez(out, *model.get_weights(), loss=np.array(history["loss"]))
+    np.savez(out, *weights, loss=np.array(history["loss"]))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from loops.engine import make_multi_step
 from tests.loops.helpers import (
     classification_task,
     dataset,
+    fit_toy,
     toy_data,
     toy_model,
     weights,
@@ -21,22 +22,12 @@ from tests.loops.helpers import (
 
 def _train(strategy, l2, epochs=2, batch=16, spe=1, **fit_kwargs):
     x, y = toy_data()  # 69 examples: the last batch (5) splits 3 + 2
-    with strategy.scope():
-        model = toy_model(l2=l2)
-        optimizer = keras.optimizers.Adam(0.01)
-        task = classification_task()
-    history = loops.fit(
-        model,
-        optimizer,
-        task,
-        dataset(x, y, batch),
-        options=loops.LoopOptions(
-            epochs=epochs, steps_per_execution=spe, verbose=0
-        ),
-        strategy=strategy,
-        **fit_kwargs,
+    options = loops.LoopOptions(
+        epochs=epochs, steps_per_execution=spe, verbose=0
     )
-    return history, weights(model)
+    return fit_toy(
+        dataset(x, y, batch), strategy, l2=l2, options=options, **fit_kwargs
+    )
 
 
 @pytest.mark.slow

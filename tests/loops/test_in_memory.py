@@ -1,12 +1,11 @@
 """The in-memory input: same batches as tf.data, sharded across replicas."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import loops
-from tests.loops.helpers import classification_task, toy_data, toy_model
+from tests.loops.helpers import fit_toy, toy_data
 
 
 def _batches(ds):
@@ -62,20 +61,8 @@ def test_an_order_that_is_not_a_permutation_is_refused():
 
 
 def _fit(data, strategy=None, epochs=2, **options):
-    strategy = strategy or tf.distribute.get_strategy()
-    with strategy.scope():
-        model = toy_model(dropout=0.0)
-        optimizer = keras.optimizers.Adam(0.01)
-        task = classification_task()
-    history = loops.fit(
-        model,
-        optimizer,
-        task,
-        data,
-        options=loops.LoopOptions(epochs=epochs, verbose=0, **options),
-        strategy=strategy,
-    )
-    return history, [np.asarray(w) for w in model.get_weights()]
+    options = loops.LoopOptions(epochs=epochs, verbose=0, **options)
+    return fit_toy(data, strategy, options=options)
 
 
 def test_in_memory_trains_exactly_as_tf_data_with_the_same_batches():
