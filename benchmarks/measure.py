@@ -5,7 +5,8 @@
 "examples": 8000, "epochs": 4}` and returns
 `{"samples_per_second": ..., "epoch_seconds": ...}` over the timed epochs
 (one warm-up epoch first). Trainers: "loop" (`loops.fit`; options
-`steps_per_execution`, `jit_compile` (1/0), `input`), "fit" (`model.fit`;
+`steps_per_execution`, `jit_compile` (1/0), `input`), "input" (the
+loop's reading of `input` alone, no training), "fit" (`model.fit`;
 `steps_per_execution`, `jit_compile`), "torch" (the cheat sheet's loop),
 "matmul" (the float32 matmul peak) and "flops" (training FLOPs per
 example).
@@ -27,10 +28,15 @@ def run(spec, mnist_dir):
         return {"train_flops": _train_flops(spec["workload"])}
     elif trainer == "loop":
         seconds = _loop(spec, x, y)
+    elif trainer == "input":
+        seconds = _input_only(spec, x, y)
     elif trainer == "fit":
         seconds = _fit(spec, x, y)
     else:
-        raise ValueError(f"trainer={trainer!r}; expected loop, fit or torch")
+        raise ValueError(
+            f"trainer={trainer!r}; expected loop, input, fit, torch, "
+            "matmul or flops"
+        )
     timed = seconds[1:]  # the first epoch traces and warms up
     return {
         "samples_per_second": len(x) * len(timed) / sum(timed),
@@ -118,28 +124,41 @@ def _train_flops(workload):
     return 3 * profile.total_float_ops
 
 
-def _loop(spec, x, y):
-    import keras
+def _loop_data(spec, x, y):
+    """The loop's training data for `spec["input"]` (default: in memory)."""
+    import tensorflow as tf
 
-    import loops
     from experiments.data import Pipeline, Split
+    from loops import inputs
 
-    keras.utils.set_random_seed(0)
-    model, loss, metrics, prepare = _keras_parts(spec["workload"])
+    prepare = _keras_parts(spec["workload"])[3]
     pipeline = Pipeline(Split(x, y), spec["batch_size"], seed=0)
     if prepare is not None:
         pipeline = pipeline.map(prepare)
     kind = spec.get("input", "memory")
     if kind == "memory":
-        data = pipeline
-    elif kind == "tf.data":
-        data = pipeline.for_epoch  # the same batches through tf.data
-    elif kind == "per-example tf.data":
-        data = _per_example(x, y, spec["batch_size"], prepare)
-    elif kind == "prebatched":
-        data = _prebatched(x, y, spec["batch_size"], prepare)
-    else:
-        raise ValueError(f"input={kind!r}")
+        return pipeline
+    if kind == "tf.data":
+        return pipeline.for_epoch  # the same batches, read in blocks
+    if kind == "tf.data per step":  # one get_next per step, as before
+        return inputs.DatasetSource(
+            pipeline.for_epoch, tf.distribute.get_strategy(), "data"
+        )
+    if kind == "per-example tf.data":
+        return _per_example(x, y, spec["batch_size"], prepare)
+    if kind == "prebatched":
+        return _prebatched(x, y, spec["batch_size"], prepare)
+    raise ValueError(f"input={kind!r}")
+
+
+def _loop(spec, x, y):
+    import keras
+
+    import loops
+
+    keras.utils.set_random_seed(0)
+    model, loss, metrics, _ = _keras_parts(spec["workload"])
+    data = _loop_data(spec, x, y)
     overrides = {}
     if "steps_per_execution" in spec:
         overrides["steps_per_execution"] = spec["steps_per_execution"]
@@ -155,6 +174,36 @@ def _loop(spec, x, y):
         ),
     )
     return history["epoch_seconds"]
+
+
+def _input_only(spec, x, y):
+    """Seconds per epoch to read the batches of `spec["input"]` as the loop
+    does (32 steps per call), with a step that only sums each batch."""
+    import tensorflow as tf
+
+    from loops import inputs
+    from loops.engine import make_multi_step
+
+    strategy = tf.distribute.get_strategy()
+    source = inputs.source_for(_loop_data(spec, x, y), strategy, "data")
+    source.plan(32)
+
+    def touch(batch):
+        flat = [tf.cast(t, tf.float32) for t in tf.nest.flatten(batch)]
+        total = tf.add_n([tf.reduce_sum(t) for t in flat])
+        return {"sum": total}, tf.cast(tf.shape(flat[0])[0], tf.float32)
+
+    run = make_multi_step(strategy, touch, source=source)
+    steps, seconds = source.steps_per_epoch(0), []
+    for epoch in range(spec["epochs"] + 1):
+        t0, step = time.perf_counter(), 0
+        source.start_epoch(epoch, 0)
+        while step < steps:
+            n = source.call_steps(step, min(32, steps - step))
+            run(source.call_inputs(step, n), tf.constant(n, tf.int64))
+            step += n
+        seconds.append(time.perf_counter() - t0)
+    return seconds
 
 
 def _per_example(x, y, batch_size, prepare):

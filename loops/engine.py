@@ -67,19 +67,21 @@ def make_multi_step(
     The steps run in a `tf.range` loop inside one `tf.function`; the loop
     stops early at the first non-finite result. `source` (see
     `loops.inputs`) gives each step its batch: the next element of a
-    distributed tf.data iterator, or a gather from tensors in memory. The
+    distributed tf.data iterator, a batch of a block of tf.data batches,
+    or a gather from tensors in memory. The
     batch dimension is unknown at tracing, so the last partial batch does
     retrace more than once (a concrete trace, then a general one). Returns
     sums of (value * global batch size), the example count, the number of
     steps run, the last step's values and the results of `metrics` (read in
     the same call, so no eager op per metric follows).
 
-    With XLA, in-memory data and one device, XLA compiles the whole call
-    (gather, every step, metrics): no TensorFlow op runs between steps.
+    With XLA, one device and a source whose batches share one shape per
+    call (in memory, or tf.data read in blocks), XLA compiles every step
+    and the metrics of a call: no TensorFlow op runs between steps.
     Otherwise XLA compiles the step and the loop stays a `tf.function`.
     """
     whole_call = (
-        jit_compile and source.static_batches and _single_device(strategy)
+        jit_compile and source.static_batches and inputs.single_device(strategy)
     )
     if jit_compile and not whole_call:
         replica_fn = tf.function(replica_fn, jit_compile=True)
@@ -131,20 +133,6 @@ def make_multi_step(
         return run_steps(source.begin_call(inputs, num_steps), num_steps)
 
     return _MultiStep(run, layout, source)
-
-
-_MULTI_DEVICE = (
-    tf.distribute.MirroredStrategy,
-    tf.distribute.MultiWorkerMirroredStrategy,
-    tf.distribute.TPUStrategy,
-    tf.distribute.experimental.ParameterServerStrategy,
-)
-
-
-def _single_device(strategy):
-    return strategy.num_replicas_in_sync == 1 and not isinstance(
-        strategy, _MULTI_DEVICE
-    )
 
 
 class _MultiStep:
@@ -282,7 +270,9 @@ def fit(
         as `experiments.data.Pipeline`): batches gathered inside the
         compiled call, the fast path; or a finite `tf.data.Dataset`; or a
         callable `(epoch, skip_batches) -> Dataset` whose order depends only
-        on the epoch (needed for exact resume).
+        on the epoch (needed for exact resume). On one device, batches of
+        small dense examples are read a call's worth at a time (see
+        `loops.inputs.DatasetBlocksSource`).
       validation_data: the same kinds, evaluated after each epoch.
       options: `LoopOptions`.
       callbacks: Keras callbacks (EarlyStopping, CSVLogger, ... ).
@@ -341,6 +331,7 @@ def fit(
     options = options.resolved(
         model, steps_per_epoch, strategy.num_replicas_in_sync
     )
+    source.plan(options.steps_per_execution)
     logging.info(
         "loops.fit: %s input, steps_per_execution=%d, jit_compile=%s",
         type(source).__name__,
@@ -405,8 +396,9 @@ def fit(
         cbs.on_epoch_begin(epoch)
         for m in task.all_metrics():
             m.reset_state()
+        t0 = time.perf_counter()  # the epoch's input set-up counts too
         source.start_epoch(epoch, skip)
-        acc, step, t0 = _Accumulator(), skip, time.perf_counter()
+        acc, step = _Accumulator(), skip
         ckpt_every = options.checkpoint_every_steps
         next_ckpt = (step // ckpt_every + 1) * ckpt_every if ckpt_every else 0
         while step < steps_per_epoch and not model.stop_training:

@@ -20,6 +20,7 @@ def test_forward_flops_of_the_mlp_hand_computed():
     [
         {},
         {"input": "tf.data"},
+        {"input": "tf.data per step"},
         {"input": "per-example tf.data"},
         {"input": "prebatched", "jit_compile": 0, "steps_per_execution": 4},
     ],
@@ -76,3 +77,21 @@ def test_best_of_keeps_the_fastest_round_and_every_rate():
         "rounds": [5.0, 8.0],
     }
     assert speed.best_of([{"error": "x"}]) == {"error": "x"}
+
+
+def test_pipeline_cost_is_the_median_of_per_round_ratios(capsys):
+    def row(kind, rounds):
+        return dict(workload="mlp", input=kind, rounds=rounds)
+
+    speed._pipeline_costs(
+        [row("memory", [3, 2, 1]), row("prebatched", [4, 2, 2])]
+    )
+    # Per round: 1 - 3/4, 1 - 2/2, 1 - 1/2; the median is 25%.
+    assert "memory +25.0%" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind", ["memory", "tf.data", "tf.data per step"])
+def test_input_only_measurement_reads_every_batch(tmp_path, kind):
+    spec = dict(trainer="input", workload="mlp", batch_size=64, input=kind)
+    result = measure.run({**spec, "examples": 256, "epochs": 1}, tmp_path)
+    assert result["samples_per_second"] > 0

@@ -86,7 +86,7 @@ def test_epoch_loss_is_the_example_weighted_mean_of_step_losses():
     assert history["loss"][0] == pytest.approx(expected, rel=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["dataset", "in_memory"])
+@pytest.mark.parametrize("kind", ["dataset", "blocks", "in_memory"])
 def test_no_retracing_across_epochs_and_the_partial_batch(kind):
     x, y = toy_data()
     model, task = toy_model(), classification_task()
@@ -101,6 +101,9 @@ def test_no_retracing_across_epochs_and_the_partial_batch(kind):
 
     if kind == "dataset":
         source = inputs.DatasetSource(dataset(x, y, 16), strategy, "data")
+    elif kind == "blocks":
+        source = inputs.DatasetBlocksSource(dataset(x, y, 16), strategy, "data")
+        source.plan(2)
     else:
         data = loops.InMemory((x, y), 16, order=loops.shuffled(0))
         source = inputs.InMemorySource(data, strategy)
@@ -109,14 +112,16 @@ def test_no_retracing_across_epochs_and_the_partial_batch(kind):
         source.start_epoch(epoch, 0)
         step, counts = 0, []
         for n in (2, 2, 1):
+            assert source.call_steps(step, n) == n
             _, count, done, _, _ = run(
                 source.call_inputs(step, n), tf.constant(n, tf.int64)
             )
             step += done
             counts.append(count)
         assert counts == [32, 32, 5]
-    # tf.data: one trace; in memory, the inputs' shape changes once (32
-    # indices, then 5), and the second trace is general (reduce_retracing).
+    # tf.data: one trace; in memory (32 indices, then 5) and in blocks
+    # ([2, 16, 6], then [1, 5, 6]) the inputs' shape changes once, and the
+    # second trace is general (reduce_retracing).
     assert run.experimental_get_tracing_count() == (
         1 if kind == "dataset" else 2
     )
