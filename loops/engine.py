@@ -325,7 +325,7 @@ def fit(
         values = task.train_step(model, optimizer, batch)
         return values, tf.cast(_batch_size(batch), tf.float32)
 
-    source = inputs.source_for(train_data, strategy, "train_data")
+    source = inputs.source_for(train_data, strategy, "train_data", start_epoch)
     steps_per_epoch = source.steps_per_epoch(start_epoch)
     requested = options
     options = options.resolved(

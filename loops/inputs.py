@@ -38,11 +38,13 @@ def single_device(strategy):
     )
 
 
-def source_for(data, strategy, name):
+def source_for(data, strategy, name, epoch=0):
     """The source for `data`: in memory, or tf.data read in blocks, where
     the strategy allows it.
 
     A `Source` is used as given: the extension point for other inputs.
+    A callable `(epoch, skip)` is first called for `epoch` (the epoch a
+    resumed run starts at: data drawn per epoch is drawn in order).
     """
     if isinstance(data, Source):
         return data
@@ -54,8 +56,9 @@ def source_for(data, strategy, name):
     if callable(getattr(data, "in_memory", None)):
         return InMemorySource(data.in_memory(), strategy)
     source = DatasetSource(data, strategy, name)
-    if single_device(strategy) and _blockable(source.element_spec()):
-        return DatasetBlocksSource(data, strategy, name)
+    spec = source.element_spec(epoch)
+    if single_device(strategy) and _blockable(spec):
+        return DatasetBlocksSource(data, strategy, name, spec=spec)
     return source
 
 
@@ -121,18 +124,24 @@ class Source:
 
 
 class DatasetSource(Source):
-    def __init__(self, data, strategy, name):
+    def __init__(self, data, strategy, name, spec=None):
         self.data, self.strategy, self.name = data, strategy, name
-        self._iterator = None
+        self._iterator, self._spec = None, spec
 
     def epoch_dataset(self, epoch, skip):
         data = self.data
         if callable(data) and not isinstance(data, tf.data.Dataset):
-            return data(epoch, skip)
-        return data.skip(skip) if skip else data
+            ds = data(epoch, skip)
+        else:
+            ds = data.skip(skip) if skip else data
+        self._spec = ds.element_spec
+        return ds
 
-    def element_spec(self):
-        return self.epoch_dataset(0, 0).element_spec
+    def element_spec(self, epoch=0):
+        """The element spec, from the first dataset made (else `epoch`'s)."""
+        if self._spec is None:
+            self.epoch_dataset(epoch, 0)
+        return self._spec
 
     def steps_per_epoch(self, epoch):
         n = int(self.epoch_dataset(epoch, 0).cardinality())
@@ -166,8 +175,8 @@ class DatasetBlocksSource(DatasetSource):
 
     static_batches = True
 
-    def __init__(self, data, strategy, name, block=32):
-        super().__init__(data, strategy, name)
+    def __init__(self, data, strategy, name, block=32, spec=None):
+        super().__init__(data, strategy, name, spec)
         self.plan(block)
         self._runs, self._offset = [], 0
 

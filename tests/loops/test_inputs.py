@@ -187,3 +187,15 @@ def test_blocks_resume_mid_epoch_from_the_last_checkpoint(tmp_path):
     assert rerun.starts == [4, 0, 2, 4]
     for a, b in zip(whole, resumed):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_callable_is_first_called_for_the_epoch_a_run_starts_at():
+    calls = []
+
+    def data(epoch, skip):
+        calls.append((epoch, skip))
+        return tf.data.Dataset.range(8).batch(4).skip(skip)
+
+    source = inputs.source_for(data, DEFAULT, "data", epoch=3)
+    assert isinstance(source, inputs.DatasetBlocksSource)
+    assert calls == [(3, 0)]  # data drawn per epoch is not drawn for 0
