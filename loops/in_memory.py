@@ -122,14 +122,23 @@ class InMemory:
         """The same batches as a `tf.data.Dataset` (skipping `skip`)."""
         tensors = self.tensors() if tensors is None else tensors
         idx = self.indices(epoch)[skip * self.batch_size :]
+        # Batches all full (the used examples divide by batch_size) keep
+        # a static batch size: the engine then reads them in blocks
+        # without ragged tensors.
+        full = self.drop_remainder or self.num_examples % self.batch_size == 0
         ds = tf.data.Dataset.from_tensor_slices(idx).batch(
-            self.batch_size, drop_remainder=self.drop_remainder
+            self.batch_size, drop_remainder=full
         )
         ds = ds.map(
             lambda i: self.gather(tensors, i),
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
-        return ds.prefetch(tf.data.AUTOTUNE)
+        # tf.data's autotuning took CPU from a convnet's step on 2 cores
+        # (BUILD.md, "Input pipeline"); without it AUTOTUNE means a thread
+        # per core.
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        return ds.prefetch(2).with_options(options)
 
     __call__ = dataset
