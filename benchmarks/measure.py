@@ -124,14 +124,14 @@ def _train_flops(workload):
     return 3 * profile.total_float_ops
 
 
-def _loop_data(spec, x, y):
-    """The loop's training data for `spec["input"]` (default: in memory)."""
+def _loop_data(spec, x, y, prepare):
+    """The loop's training data for `spec["input"]` (default: in memory);
+    `prepare` maps each batch to the model's inputs."""
     import tensorflow as tf
 
     from experiments.data import Pipeline, Split
     from loops import inputs
 
-    prepare = _keras_parts(spec["workload"])[3]
     pipeline = Pipeline(Split(x, y), spec["batch_size"], seed=0)
     if prepare is not None:
         pipeline = pipeline.map(prepare)
@@ -157,8 +157,8 @@ def _loop(spec, x, y):
     import loops
 
     keras.utils.set_random_seed(0)
-    model, loss, metrics, _ = _keras_parts(spec["workload"])
-    data = _loop_data(spec, x, y)
+    model, loss, metrics, prepare = _keras_parts(spec["workload"])
+    data = _loop_data(spec, x, y, prepare)
     overrides = {}
     if "steps_per_execution" in spec:
         overrides["steps_per_execution"] = spec["steps_per_execution"]
@@ -185,7 +185,8 @@ def _input_only(spec, x, y):
     from loops.engine import make_multi_step
 
     strategy = tf.distribute.get_strategy()
-    source = inputs.source_for(_loop_data(spec, x, y), strategy, "data")
+    data = _loop_data(spec, x, y, _keras_parts(spec["workload"])[3])
+    source = inputs.source_for(data, strategy, "data")
     source.plan(32)
 
     def touch(batch):

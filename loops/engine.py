@@ -68,9 +68,9 @@ def make_multi_step(
     stops early at the first non-finite result. `source` (see
     `loops.inputs`) gives each step its batch: the next element of a
     distributed tf.data iterator, a batch of a block of tf.data batches,
-    or a gather from tensors in memory. The
-    batch dimension is unknown at tracing, so the last partial batch does
-    retrace more than once (a concrete trace, then a general one). Returns
+    or a gather from tensors in memory. The batch dimension is unknown at
+    tracing, so the last partial batch does retrace more than once (a
+    concrete trace, then a general one). Returns
     sums of (value * global batch size), the example count, the number of
     steps run, the last step's values and the results of `metrics` (read in
     the same call, so no eager op per metric follows).

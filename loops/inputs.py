@@ -10,8 +10,8 @@ what the call starts with (`begin_call`), the batch of step i
   one element per step.
 - `DatasetBlocksSource`: the same data on one device, read in blocks of
   up to `steps_per_execution` batches (one tf.data element per call, not
-  per step: a `get_next` in the step loop cost ~80 us, a third of an MLP
-  step); batches of one shape, so XLA can compile the whole call.
+  per step: a `get_next` in the step loop cost ~80 us of an MLP step's
+  ~600); batches of one shape per call, so XLA can compile the whole call.
 - `InMemorySource`: a `loops.InMemory`; the call gets the indices of its
   examples, gathers them at once and takes one global batch per step (a
   last partial batch has a call of its own, so all batches of a call have
@@ -127,14 +127,17 @@ class DatasetSource(Source):
     def __init__(self, data, strategy, name, spec=None):
         self.data, self.strategy, self.name = data, strategy, name
         self._iterator, self._spec = None, spec
+        self._last = None  # ((epoch, skip), dataset): fit asks up to 3 times
 
     def epoch_dataset(self, epoch, skip):
+        if self._last is not None and self._last[0] == (epoch, skip):
+            return self._last[1]
         data = self.data
         if callable(data) and not isinstance(data, tf.data.Dataset):
             ds = data(epoch, skip)
         else:
             ds = data.skip(skip) if skip else data
-        self._spec = ds.element_spec
+        self._spec, self._last = ds.element_spec, ((epoch, skip), ds)
         return ds
 
     def element_spec(self, epoch=0):
@@ -208,12 +211,11 @@ class DatasetBlocksSource(DatasetSource):
         return ds.ragged_batch(self.block)
 
     def call_steps(self, step, n):
-        if not self._runs:
-            self._runs = _dense_runs(next(self._iterator))
-        if self._offset == self._length(self._runs[0]):
+        if self._runs and self._offset == self._length(self._runs[0]):
             self._runs.pop(0)
             self._offset = 0
-            return self.call_steps(step, n)
+        if not self._runs:
+            self._runs = _dense_runs(next(self._iterator))
         return min(n, self._length(self._runs[0]) - self._offset)
 
     @staticmethod

@@ -72,3 +72,9 @@ def fit_toy(data, strategy=None, *, l2=0.0, options=None, **fit_kwargs):
         **fit_kwargs,
     )
     return history, weights(model)
+
+
+def fit_toy_with(data, strategy=None, epochs=2, **options):
+    """`fit_toy` with `LoopOptions(epochs, verbose=0, **options)`."""
+    options = loops.LoopOptions(epochs=epochs, verbose=0, **options)
+    return fit_toy(data, strategy, options=options)

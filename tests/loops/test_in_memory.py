@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 import loops
-from tests.loops.helpers import fit_toy, toy_data
+from tests.loops.helpers import fit_toy_with, toy_data
 
 
 def _batches(ds):
@@ -60,16 +60,11 @@ def test_an_order_that_is_not_a_permutation_is_refused():
         data.indices(0)
 
 
-def _fit(data, strategy=None, epochs=2, **options):
-    options = loops.LoopOptions(epochs=epochs, verbose=0, **options)
-    return fit_toy(data, strategy, options=options)
-
-
 def test_in_memory_trains_exactly_as_tf_data_with_the_same_batches():
     x, y = toy_data()  # 69 examples: a last partial batch of 5
     data = loops.InMemory((x, y), 16, loops.shuffled(4))
-    h1, w1 = _fit(data, jit_compile=False)
-    h2, w2 = _fit(data.dataset, jit_compile=False)  # a callable: tf.data
+    h1, w1 = fit_toy_with(data, jit_compile=False)
+    h2, w2 = fit_toy_with(data.dataset, jit_compile=False)  # tf.data
     # The same updates, bit for bit; the epoch means differ in the last
     # float32 digit because the calls group the sums differently.
     np.testing.assert_allclose(h1["loss"], h2["loss"], rtol=1e-6)
@@ -86,10 +81,10 @@ def test_two_replicas_share_each_in_memory_batch():
     )
     x, y = toy_data()
     data = loops.InMemory((x, y), 16, loops.shuffled(4))
-    h1, w1 = _fit(
+    h1, w1 = fit_toy_with(
         data, tf.distribute.OneDeviceStrategy(cpus[0]), jit_compile=False
     )
-    h2, w2 = _fit(data, mirrored)
+    h2, w2 = fit_toy_with(data, mirrored)
     np.testing.assert_allclose(h2["loss"], h1["loss"], atol=1e-5)
     np.testing.assert_allclose(h2["accuracy"], h1["accuracy"], atol=1e-6)
     for a, b in zip(w1, w2):
@@ -105,8 +100,8 @@ def test_xla_compiles_whole_calls_and_trains_as_without_it(strategy):
         if strategy == "one_device"
         else None
     )
-    h_xla, w_xla = _fit(data, chosen, jit_compile=True)
-    h_off, w_off = _fit(data, chosen, jit_compile=False)
+    h_xla, w_xla = fit_toy_with(data, chosen, jit_compile=True)
+    h_off, w_off = fit_toy_with(data, chosen, jit_compile=False)
     np.testing.assert_allclose(h_xla["loss"], h_off["loss"], rtol=1e-5)
     for a, b in zip(w_xla, w_off):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import loops
 from loops import inputs
-from tests.loops.helpers import fit_toy, toy_data
+from tests.loops.helpers import fit_toy, fit_toy_with, toy_data
 
 DEFAULT = tf.distribute.get_strategy()
 
@@ -124,11 +124,6 @@ def test_a_block_holds_at_most_64_mib_when_the_batch_size_is_known():
     assert source.block == 32
 
 
-def _fit(data, epochs=2, **options):
-    options = loops.LoopOptions(epochs=epochs, verbose=0, **options)
-    return fit_toy(data, options=options)
-
-
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_blocks_train_exactly_as_one_element_per_step(jit_compile):
     x, y = toy_data()  # 69 examples: a last partial batch of 5
@@ -138,8 +133,8 @@ def test_blocks_train_exactly_as_one_element_per_step(jit_compile):
         inputs.source_for(data, DEFAULT, "data"), inputs.DatasetBlocksSource
     )
     kwargs = dict(steps_per_execution=3, jit_compile=jit_compile)
-    h1, w1 = _fit(data, **kwargs)
-    h2, w2 = _fit(per_step, **kwargs)
+    h1, w1 = fit_toy_with(data, **kwargs)
+    h2, w2 = fit_toy_with(per_step, **kwargs)
     np.testing.assert_allclose(h1["loss"], h2["loss"], rtol=1e-6)
     for a, b in zip(w1, w2):
         if jit_compile:  # XLA fuses the whole call, not only the step
