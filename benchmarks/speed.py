@@ -53,6 +53,8 @@ import sys  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 
+from experiments import cli  # noqa: E402
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 MNIST = ROOT.parent / "shared" / "data" / "mnist"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -314,4 +316,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

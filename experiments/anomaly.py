@@ -22,6 +22,8 @@ import pathlib  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from experiments import cli  # noqa: E402
+
 
 def roc_auc(labels, scores):
     """Area under the ROC curve, as the Mann-Whitney rank statistic.
@@ -208,15 +210,26 @@ def define_flags():
     flags.DEFINE_string("model_dir", "runs/anomaly", "Run directory.")
 
 
+def held_out_classes(flag):
+    """The classes `--held_out` names: one index, or 0 to 9 for "all".
+    A ValueError names the flag, as the configs' own errors do."""
+    if flag == "all":
+        return range(10)
+    try:
+        return [int(flag)]
+    except ValueError:
+        raise ValueError(
+            f"held_out={flag!r}; expected a class index or 'all'"
+        ) from None
+
+
 def main(argv):
     del argv
     fields = ("dataset", "model", "latent_dim", "noise", "epochs")
     fields += ("batch_size", "learning_rate", "seed")
     base = {name: FLAGS[name].value for name in fields}
     try:
-        classes = (
-            range(10) if FLAGS.held_out == "all" else [int(FLAGS.held_out)]
-        )
+        classes = held_out_classes(FLAGS.held_out)
         summary = {}
         for c in classes:
             result = run(
@@ -242,4 +255,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main)

@@ -39,6 +39,8 @@ import types  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from experiments import cli  # noqa: E402
+
 SUBGROUPS = ("rotate", "invert")
 ARMS = ("plain", "dbvae", "dbvae_uniform")
 
@@ -601,4 +603,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main)

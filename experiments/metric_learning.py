@@ -47,6 +47,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 import loops  # noqa: E402
+from experiments import cli  # noqa: E402
 from experiments import data as data_lib  # noqa: E402
 from experiments.retrieval import recall_at_k  # noqa: E402
 from experiments.rundir import new_run_dir
@@ -379,7 +380,6 @@ def define_flags():
 
 def main(argv):
     del argv
-    tf.get_logger().setLevel("WARNING")  # TF's INFO chatter; warnings stay
     try:
         config = Config(
             **{f.name: FLAGS[f.name].value for f in dataclasses.fields(Config)}
@@ -400,4 +400,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main)

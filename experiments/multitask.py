@@ -32,6 +32,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 import loops  # noqa: E402
+from experiments import cli  # noqa: E402
 from experiments import data as data_lib  # noqa: E402
 from experiments.rundir import new_run_dir
 from keras_cheats.models import cnn  # noqa: E402
@@ -301,4 +302,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main)

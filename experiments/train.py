@@ -18,9 +18,10 @@ import pathlib  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 
-from experiments import registry  # noqa: E402
-from experiments.rundir import new_run_dir
+from experiments import cli, registry  # noqa: E402
+from experiments.rundir import new_run_dir  # noqa: E402
 from experiments.strategies import STRATEGIES  # noqa: E402
+from keras_cheats.schedules import SCHEDULES  # noqa: E402
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -37,6 +38,8 @@ class Config:
     batch_size: int = 64
     learning_rate: float = 1e-3
     optimizer: str = "adam"
+    lr_schedule: str = "constant"  # see keras_cheats.schedules
+    warmup_steps: int = 0
     seed: int = 0
     deterministic: bool = False
     model_dir: str = ""
@@ -57,6 +60,7 @@ class Config:
             ("model", self.model, tuple(registry.models())),
             ("optimizer", self.optimizer, OPTIMIZERS),
             ("trainer", self.trainer, TRAINERS),
+            ("lr_schedule", self.lr_schedule, SCHEDULES),
             ("mixed_precision", self.mixed_precision, PRECISIONS),
         ):
             if value not in allowed:
@@ -75,9 +79,21 @@ class Config:
             raise ValueError(
                 f"learning_rate={self.learning_rate!r}; expected a number > 0"
             )
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or value < 1
+            ):
+                raise ValueError(f"{name}={value!r}; expected an integer >= 1")
+        if not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
             raise ValueError(
-                f"batch_size={self.batch_size!r}; expected an integer >= 1"
+                f"warmup_steps={self.warmup_steps!r}; expected an integer >= 0"
+            )
+        if self.clip_norm is not None and not self.clip_norm > 0:
+            raise ValueError(
+                f"clip_norm={self.clip_norm!r}; expected a number > 0"
             )
 
 
@@ -104,15 +120,32 @@ def _auto_or_bool(name, value):
     return choices[str(value).lower()]
 
 
-def make_optimizer(config):
+def make_optimizer(config, steps_per_epoch=1):
+    """The `--optimizer` at `--learning_rate`, on the `--lr_schedule` over
+    the run's epochs * steps_per_epoch steps."""
     import keras
 
+    from keras_cheats.schedules import learning_rate_schedule
+
+    total = config.epochs * steps_per_epoch
+    if config.warmup_steps >= total:
+        raise ValueError(
+            f"warmup_steps={config.warmup_steps}; expected fewer than the "
+            f"run's {total} steps ({config.epochs} epochs of "
+            f"{steps_per_epoch})"
+        )
     cls = {
         "adam": keras.optimizers.Adam,
         "sgd": keras.optimizers.SGD,
         "rmsprop": keras.optimizers.RMSprop,
     }[config.optimizer]
-    optimizer = cls(learning_rate=config.learning_rate)
+    rate = learning_rate_schedule(
+        config.lr_schedule,
+        config.learning_rate,
+        total,
+        warmup_steps=config.warmup_steps,
+    )
+    optimizer = cls(learning_rate=rate)
     if config.mixed_precision == "mixed_float16":
         # float16 gradients underflow without loss scaling; bfloat16 has
         # float32's exponent range and needs none.
@@ -168,14 +201,28 @@ def _train_and_evaluate(config, strategy, model_dir):
         data = dataclasses.replace(
             data, train=data.train.map(prepare), test=data.test.map(prepare)
         )
+    if spec.optimizer is not None and (
+        config.lr_schedule != "constant" or config.warmup_steps
+    ):
+        raise ValueError(
+            f"lr_schedule={config.lr_schedule!r}, warmup_steps="
+            f"{config.warmup_steps}; model={config.model!r} makes its own "
+            "optimizers: expected the constant default"
+        )
     with strategy.scope():
         model = spec.build(data.info, config)
         optimizer = (
             spec.optimizer(model, config)
             if spec.optimizer is not None
-            else make_optimizer(config)
+            else make_optimizer(config, data.train.steps_per_epoch)
         )
         if spec.task is not None:
+            if config.clip_norm is not None:
+                raise ValueError(
+                    f"clip_norm={config.clip_norm}; model={config.model!r} "
+                    "trains with its own step, which does not clip: expected "
+                    "no --clip_norm"
+                )
             loss = metrics = None
             task = spec.task(model, data.info, config)
         else:
@@ -184,6 +231,19 @@ def _train_and_evaluate(config, strategy, model_dir):
             task = loops.supervised(
                 loss, metrics=metrics, clip_norm=config.clip_norm
             )
+    options = loops.LoopOptions(
+        epochs=config.epochs,
+        steps_per_execution=config.steps_per_execution,
+        jit_compile=config.jit_compile,
+        seed=config.seed,
+        deterministic=config.deterministic,
+        verbose=config.verbose,
+    )
+    callbacks = (
+        spec.callbacks(model, model_dir, config)
+        if spec.callbacks is not None
+        else []
+    )
     if config.trainer == "loop":
         train_data = (
             spec.train_data(model, data, model_dir, config)
@@ -196,21 +256,10 @@ def _train_and_evaluate(config, strategy, model_dir):
             task,
             train_data,
             validation_data=data.test,
-            options=loops.LoopOptions(
-                epochs=config.epochs,
-                steps_per_execution=config.steps_per_execution,
-                jit_compile=config.jit_compile,
-                seed=config.seed,
-                deterministic=config.deterministic,
-                verbose=config.verbose,
-            ),
+            options=options,
             strategy=strategy,
             model_dir=model_dir,
-            callbacks=(
-                spec.callbacks(model, model_dir, config)
-                if spec.callbacks is not None
-                else ()
-            ),
+            callbacks=callbacks,
         )
         test = (
             loops.evaluate(model, task, data.test, strategy=strategy)
@@ -218,15 +267,16 @@ def _train_and_evaluate(config, strategy, model_dir):
             else {}
         )
     else:
-        if loss is None:
+        if loss is None or spec.train_data is not None:
             raise ValueError(
-                f"trainer='fit' needs a model with a loss; model="
-                f"{config.model!r} trains with its own step: use "
-                "--trainer=loop"
+                f"trainer='fit' needs a model trained by a loss on the "
+                f"data set as it is; model={config.model!r} trains with its "
+                "own step or data: expected --trainer=loop"
             )
         history, test = _train_with_fit(
-            config, strategy, model, optimizer, loss, metrics, data, model_dir
-        )
+            config, strategy, model, optimizer, (loss, metrics), data,
+            model_dir, options, callbacks,
+        )  # fmt: skip
     if spec.after_training is not None:
         test.update(spec.after_training(model, data, model_dir, config))
     result = {
@@ -241,40 +291,56 @@ def _train_and_evaluate(config, strategy, model_dir):
 
 
 def _train_with_fit(
-    config, strategy, model, optimizer, loss, metrics, data, model_dir
-):
-    """`model.fit` through `loops.StepModel`: the same step as the loop."""
-    import keras
-
+    config, strategy, model, optimizer, loss_and_metrics, data, model_dir,
+    options, callbacks,
+):  # fmt: skip
+    """`model.fit` making the loop's run: the same step (`loops.StepModel`),
+    the same batches in the same order, the same resolved options and the
+    same run folder (checkpoints, resume, TensorBoard, history)."""
     import loops
-    from loops.options import AUTO_STEPS_PER_EXECUTION
+    from loops.keras_model import Progbar, RunFolderCallback, epoch_ordered
+    from loops.options import device_type
+    from loops.run_folder import RunFolder
 
+    loss, metrics = loss_and_metrics
+    train = data.train.in_memory()
+    steps = train.steps_per_epoch
+    run = RunFolder(model_dir, model, optimizer, strategy)
+    start_epoch, skip = run.restore()
+    if skip:
+        raise ValueError(
+            f"model_dir={str(model_dir)!r} holds a checkpoint within epoch "
+            f"{start_epoch + 1} (step {skip}), which trainer='fit' cannot "
+            "resume: expected --trainer=loop"
+        )
+    resolved = options.resolved(
+        model, steps, strategy.num_replicas_in_sync, device_type(strategy)
+    )
     with strategy.scope():
         wrapper = loops.StepModel(model, clip_norm=config.clip_norm)
         wrapper.compile(
             optimizer=optimizer,
             loss=loss,
             metrics=metrics,
-            steps_per_execution=(
-                AUTO_STEPS_PER_EXECUTION
-                if config.steps_per_execution == "auto"
-                else config.steps_per_execution
-            ),
-            jit_compile=config.jit_compile,  # "auto": Keras' own rule
+            steps_per_execution=resolved.steps_per_execution,
+            jit_compile=resolved.jit_compile,
         )
-    wrapper(data.test.split.x[:1])  # BackupAndRestore needs a built model
-    backup = keras.callbacks.BackupAndRestore(str(model_dir / "backup"))
-    fit = wrapper.fit(
-        data.train.as_dataset(),
+    dataset, set_epoch = epoch_ordered(train)
+    examples = len(train.indices(0))
+    callbacks = [set_epoch, RunFolderCallback(run, steps, examples), *callbacks]
+    if config.verbose:
+        callbacks.append(Progbar())
+    loops.seed_everything(config.seed, config.deterministic)  # as loops.fit
+    wrapper.fit(
+        dataset,
         epochs=config.epochs,
+        initial_epoch=start_epoch,
         validation_data=data.test.for_epoch(0),
-        callbacks=[backup],
-        shuffle=False,  # the pipeline shuffles, seeded, each epoch
+        callbacks=callbacks,
         verbose=config.verbose,
     )
-    history = {k: [float(x) for x in v] for k, v in fit.history.items()}
     test = wrapper.evaluate(data.test.for_epoch(0), return_dict=True, verbose=0)
-    return history, {k: float(v) for k, v in test.items()}
+    return run.history, {k: float(v) for k, v in test.items()}
 
 
 FLAGS = flags.FLAGS
@@ -305,6 +371,18 @@ def define_flags():
     flags.DEFINE_enum(
         "optimizer", _DEFAULTS.optimizer, OPTIMIZERS, "Optimizer."
     )
+    flags.DEFINE_enum(
+        "lr_schedule",
+        _DEFAULTS.lr_schedule,
+        SCHEDULES,
+        "Learning rate over the run's steps: constant, cosine (to 0) or "
+        "exponential (to 0.1x); keras_cheats.schedules.",
+    )
+    flags.DEFINE_integer(
+        "warmup_steps",
+        _DEFAULTS.warmup_steps,
+        "Linear warm-up from 0 to --learning_rate over this many steps.",
+    )
     flags.DEFINE_integer("seed", _DEFAULTS.seed, "Seeds Python, NumPy and TF.")
     flags.DEFINE_bool(
         "deterministic", False, "Enable TensorFlow op determinism."
@@ -334,7 +412,11 @@ def define_flags():
         "Compile the step with XLA; auto: for dense models only (the loop), "
         "Keras' own rule (model.fit).",
     )
-    flags.DEFINE_float("clip_norm", None, "Global-norm gradient clipping.")
+    flags.DEFINE_float(
+        "clip_norm",
+        None,
+        "Clip the gradient (summed over replicas) to this global norm.",
+    )
     flags.DEFINE_string("data_dir", None, "tensorflow-datasets data_dir.")
     flags.DEFINE_bool("download", False, "Let tensorflow-datasets download.")
     flags.DEFINE_integer("verbose", 1, "0 silent, 1 progress bar, 2 per epoch.")
@@ -367,13 +449,9 @@ def parse_options(pairs):
 
 def main(argv):
     del argv
-    import tensorflow as tf
-
-    from experiments.strategies import make_strategy
-
-    tf.get_logger().setLevel("WARNING")  # TF's INFO chatter; warnings stay
 
     from experiments.data import DatasetUnavailableError, IdxFormatError
+    from experiments.strategies import make_strategy
 
     try:
         strategy = make_strategy(
@@ -400,4 +478,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main)

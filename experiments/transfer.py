@@ -42,6 +42,7 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 import loops  # noqa: E402
+from experiments import cli  # noqa: E402
 from experiments import data as data_lib  # noqa: E402
 from experiments.rundir import new_run_dir
 from keras_cheats.models import cnn  # noqa: E402
@@ -429,12 +430,24 @@ def define_flags():
     flags.DEFINE_integer("verbose", 0, "0 silent, 1 progress bar, 2 per epoch.")
 
 
+def class_ids(flag):
+    """`--source_classes`' strings as ints. A ValueError names the flag,
+    as TransferConfig's own errors do."""
+    try:
+        return tuple(int(c) for c in flag)
+    except ValueError:
+        raise ValueError(
+            f"source_classes={','.join(flag)!r}; expected class ids, e.g. "
+            "0,1,2,3,4"
+        ) from None
+
+
 def main(argv):
     del argv
     try:
         names = {f.name for f in dataclasses.fields(TransferConfig)}
         values = {n: FLAGS[n].value for n in names if n in FLAGS}
-        values["source_classes"] = tuple(int(c) for c in FLAGS.source_classes)
+        values["source_classes"] = class_ids(FLAGS.source_classes)
         result = run(TransferConfig(**values))
     except (data_lib.DatasetUnavailableError, ValueError) as e:
         raise app.UsageError(str(e)) from None
@@ -452,4 +465,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main)

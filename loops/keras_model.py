@@ -6,11 +6,19 @@
 
 `StepModel.train_step` calls `loops.step.train_step` (through the same
 `loops.supervised` task), so the loop and `model.fit` cannot drift apart.
+`epoch_ordered` feeds `model.fit` the loop's batches in the loop's order,
+`RunFolderCallback` keeps the loop's run folder, and `Progbar` fixes the
+count of Keras' progress bar: with the three, `model.fit` and `loops.fit`
+make the same run (`experiments.train --trainer=fit`).
 """
+
+import time
 
 import keras
 import tensorflow as tf
 
+from loops.in_memory import InMemory
+from loops.run_folder import learning_rate
 from loops.scaling import global_batch_size
 from loops.task import supervised
 
@@ -94,3 +102,81 @@ class StepModel(keras.Model):
         config = dict(config)
         net = keras.saving.deserialize_keras_object(config.pop("net"))
         return cls(net, **config)
+
+
+def epoch_ordered(data: InMemory):
+    """`model.fit` input with the loop's batches: (dataset, callback).
+
+    Iterated during epoch e (the callback tells it e, at the epoch's
+    start), the dataset gives `data`'s batches of epoch e, in the order
+    `loops.fit` reads them, so both trainers see the same run. Its length
+    is known, so Keras' progress bar has a target.
+    """
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+    tensors = data.tensors()
+    cache = {}
+
+    def indices(e):  # the epoch's order, made once per epoch on the host
+        e = int(e)
+        if e not in cache:
+            cache.clear()
+            cache[e] = data.indices(e)
+        return cache[e]
+
+    def one_epoch(_):
+        idx = tf.numpy_function(indices, [epoch], tf.int64)
+        idx = tf.ensure_shape(idx, [None])
+        return tf.data.Dataset.from_tensor_slices(idx).batch(data.batch_size)
+
+    ds = tf.data.Dataset.from_tensors(0).flat_map(one_epoch)
+    ds = ds.map(lambda i: data.gather(tensors, i)).prefetch(2)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(data.steps_per_epoch))
+
+    class SetEpoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, e, logs=None):
+            epoch.assign(e)
+
+    return ds, SetEpoch()
+
+
+class RunFolderCallback(keras.callbacks.Callback):
+    """Keeps a `loops.run_folder.RunFolder` during `model.fit`, as
+    `loops.fit` does: after each epoch the history (with "epoch_seconds",
+    "samples_per_second" and "learning_rate"), TensorBoard scalars and a
+    checkpoint. The epoch's time stops where validation starts."""
+
+    def __init__(self, run, steps_per_epoch, examples_per_epoch):
+        super().__init__()
+        self.run, self.steps = run, steps_per_epoch
+        self.examples = examples_per_epoch
+        self._t0 = self._seconds = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0, self._seconds = time.perf_counter(), None
+
+    def on_test_begin(self, logs=None):
+        if self._t0 is not None and self._seconds is None:
+            self._seconds = time.perf_counter() - self._t0
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = self._seconds or time.perf_counter() - self._t0
+        logs = {
+            **{k: float(v) for k, v in (logs or {}).items()},
+            "epoch_seconds": seconds,
+            "samples_per_second": self.examples / max(seconds, 1e-9),
+            "learning_rate": learning_rate(self.model.optimizer),
+        }
+        self.run.global_step += self.steps
+        self.run.end_epoch(epoch, logs)
+        self._t0 = None
+
+
+class Progbar(keras.callbacks.ProgbarLogger):
+    """Keras' progress bar, counting a last call of an epoch to the
+    epoch's end: Keras counts a whole call of `steps_per_execution` steps
+    (a 23-step epoch read "32/23")."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.target is not None:
+            batch = min(batch, self.target - 1)
+        super().on_train_batch_end(batch, logs)

@@ -37,13 +37,31 @@ def train_step(model, optimizer, batch, *, loss_fn, metrics=(), clip_norm=None):
     variables = model.trainable_variables
     gradients = tape.gradient(scaled_loss, variables)  # 3. backward
     if clip_norm is not None:
-        # With loss scaling the gradients are scaled too: clip at the scaled
-        # norm, which equals clipping the true gradients at `clip_norm`.
-        scale = optimizer.scale_loss(tf.constant(1.0))
-        gradients, _ = tf.clip_by_global_norm(gradients, clip_norm * scale)
+        gradients = clip_by_global_norm(gradients, clip_norm, optimizer)
     optimizer.apply_gradients(zip(gradients, variables))  # 4. update
     update_metrics(metrics, y, y_pred, sample_weight)
     return {"loss": loss, **parts}
+
+
+def clip_by_global_norm(gradients, clip_norm, optimizer):
+    """Scales this replica's gradients so that the summed gradient has a
+    global norm of at most `clip_norm`: g <- g * c / max(||g||, c).
+
+    The one place the toolkit clips. Each replica holds a share g_r of the
+    gradient g = sum_r g_r (the optimizer sums the shares), so the norm is
+    taken of the sum, at the price of one more all-reduce with several
+    replicas (clipping each share on its own, as a Keras optimizer's
+    `global_clipnorm` does under a strategy, clips another vector). With
+    loss scaling the gradients are scaled too: the bound is scaled alike.
+    """
+    bound = clip_norm * optimizer.scale_loss(tf.constant(1.0))
+    present = [g for g in gradients if g is not None]
+    ctx = tf.distribute.get_replica_context()
+    total = present
+    if ctx is not None and ctx.num_replicas_in_sync > 1:
+        total = ctx.all_reduce(tf.distribute.ReduceOp.SUM, present)
+    factor = bound / tf.maximum(tf.linalg.global_norm(total), bound)
+    return [None if g is None else g * factor for g in gradients]
 
 
 def test_step(model, batch, *, loss_fn, metrics=()):

@@ -55,8 +55,17 @@ def supervised(loss, *, loss_weights=None, metrics=(), clip_norm=None):
         them for a model with dict outputs (multi-task learning).
       loss_weights: dict of weights for a dict of losses.
       metrics: Keras metrics, or a dict {output name: [metrics]}.
-      clip_norm: global-norm gradient clipping, or None.
+      clip_norm: clip the gradient to this global norm (over all
+        replicas: `loops.step.clip_by_global_norm`), or None.
     """
+    if clip_norm is not None and not (
+        isinstance(clip_norm, int | float)
+        and not isinstance(clip_norm, bool)
+        and clip_norm > 0
+    ):
+        raise ValueError(
+            f"clip_norm={clip_norm!r}; expected a number > 0 or None"
+        )
     if isinstance(metrics, dict):
         metrics = {k: tuple(v) for k, v in metrics.items()}
     else:

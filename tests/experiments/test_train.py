@@ -1,7 +1,9 @@
 """`experiments.train`: train_and_evaluate and the command line."""
 
 import json
+import math
 import os
+import re
 import subprocess
 import sys
 
@@ -167,3 +169,109 @@ def test_auto_or_explicit_speed_options_parse_from_flag_strings():
 def test_bad_speed_options_name_the_value(kwargs, message):
     with pytest.raises(ValueError, match=message):
         train.Config(**kwargs)
+
+
+def _run_json(folder):
+    return json.loads((folder / "metrics.json").read_text())
+
+
+_TIMES = ("epoch_seconds", "samples_per_second")
+
+
+def _same_history(a, b, atol=1e-5):
+    assert set(a) == set(b)
+    for key in set(a) - set(_TIMES):
+        assert len(a[key]) == len(b[key]), key
+        for x, y in zip(a[key], b[key]):
+            assert x == pytest.approx(y, abs=atol), key
+
+
+@pytest.mark.slow
+def test_fit_and_loop_trainers_make_the_same_run_from_the_cli(tmp_path):
+    """The command users run, twice: same numbers, same run folder, and
+    each trainer resumes the other's folder."""
+    common = ["--model=mlp", "--dataset=digits", "--seed=7", "--deterministic"]
+    runs = {}
+    for trainer in ("loop", "fit"):
+        done = _cli(
+            *common,
+            "--epochs=2",
+            f"--trainer={trainer}",
+            f"--model_dir={tmp_path / trainer}",
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        # 1,437 training images in batches of 64: 23 steps, 23 shown.
+        counts = {int(c) for c in re.findall(r"(\d+)/23 ", done.stdout)}
+        assert max(counts) == 23, (trainer, counts)
+        assert "retracing" not in done.stderr
+        assert "Sharding callback" not in done.stderr
+        runs[trainer] = _run_json(tmp_path / trainer)
+        folder = tmp_path / trainer
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "checkpoints", "history.json", "metrics.json", "tensorboard",
+        ]  # fmt: skip
+        assert (folder / "checkpoints" / "ckpt-46.index").exists()
+        assert list((folder / "tensorboard" / "validation").iterdir())
+    loop, fit = runs["loop"], runs["fit"]
+    _same_history(loop["history"], fit["history"])
+    assert all(s > 0 for s in fit["history"]["samples_per_second"])
+    for key in loop["test"]:
+        assert loop["test"][key] == pytest.approx(fit["test"][key], abs=1e-5)
+    # Each trainer continues the other's run to epoch 3.
+    for trainer, folder in (("fit", "loop"), ("loop", "fit")):
+        done = _cli(
+            *common,
+            "--epochs=3",
+            f"--trainer={trainer}",
+            f"--model_dir={tmp_path / folder}",
+            "--verbose=0",
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs[folder] = _run_json(tmp_path / folder)["history"]
+        assert "Epoch 1/" not in done.stdout
+    _same_history(runs["loop"], runs["fit"])
+    assert len(runs["loop"]["loss"]) == 3
+    assert runs["loop"]["loss"][:2] == loop["history"]["loss"]
+
+
+@pytest.mark.slow
+def test_lr_schedule_flag_with_warmup_shows_in_the_history(tmp_path):
+    done = _cli(
+        "--model=mlp",
+        "--dataset=digits",
+        "--epochs=2",
+        "--lr_schedule=cosine",
+        "--warmup_steps=10",
+        "--learning_rate=0.01",
+        f"--model_dir={tmp_path}",
+        "--verbose=0",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rates = _run_json(tmp_path)["history"]["learning_rate"]
+    # 46 steps: warm-up to 0.01 by step 10, cosine to 0 by step 46.
+    t = (23 - 10) / (46 - 10)
+    assert rates[0] == pytest.approx(0.01 * 0.5 * (1 + math.cos(math.pi * t)))
+    assert rates[1] == pytest.approx(0.0, abs=1e-7)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--epochs=0"], "epochs=0; expected an integer >= 1"),
+        (["--batch_size=-5"], "batch_size=-5; expected an integer >= 1"),
+        (["--learning_rate=0"], "learning_rate=0.0; expected a number > 0"),
+        (["--warmup_steps=100000"], "warmup_steps=100000; expected fewer"),
+        (["--model=dcgan", "--clip_norm=1"], "clip_norm=1.0; model='dcgan'"),
+    ],
+)
+def test_a_usage_error_is_one_line_naming_the_flag(tmp_path, args, message):
+    done = _cli(*args, f"--model_dir={tmp_path}")
+    assert done.returncode == 2
+    lines = [
+        line
+        for line in done.stderr.splitlines()
+        if line.strip()
+        and not re.match(r"^([IWE]\d{4}|WARNING: All|To enable)", line)
+    ]
+    assert len(lines) == 1, lines
+    assert message in lines[0] and lines[0].endswith("; see --help")

@@ -54,14 +54,16 @@ def weights(model):
     return [np.array(w) for w in model.get_weights()]
 
 
-def fit_toy(data, strategy=None, *, l2=0.0, options=None, **fit_kwargs):
+def fit_toy(
+    data, strategy=None, *, l2=0.0, options=None, clip_norm=None, **fit_kwargs
+):
     """Trains `toy_model` (Adam 0.01, `classification_task`) on `data`
     under `strategy`; returns (history, weights)."""
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         model = toy_model(l2=l2)
         optimizer = keras.optimizers.Adam(0.01)
-        task = classification_task()
+        task = classification_task(clip_norm=clip_norm)
     history = loops.fit(
         model,
         optimizer,

@@ -1,0 +1,82 @@
+"""`run(main)`: `absl.app.run` with one-line errors and quiet logs.
+
+absl answers a `UsageError` with the whole `--help` text (some 90 lines)
+before the one line that says what was wrong, and TensorFlow logs INFO
+chatter (e.g. "Sharding callback duration" at every checkpoint save)
+through absl, which `app.run` shows at INFO. `run` keeps each program's
+output to its results, the project's own log lines and real warnings.
+
+Importing this module does not import TensorFlow, so the order of imports
+does not matter; each program still sets TF_CPP_MIN_LOG_LEVEL itself
+before it imports TensorFlow (that one is read when TensorFlow loads).
+"""
+
+import importlib.util
+import logging
+import os
+import sys
+
+from absl import app
+from absl import logging as absl_logging
+
+# Errors that mean "the command line asked for something impossible":
+# absl's own, and the ValueErrors that configs raise naming the flag, the
+# value and what was expected. Programs turn their other such errors (a
+# dataset that cannot be read, say) into app.UsageError.
+USAGE_ERRORS = (app.UsageError, ValueError)
+
+
+def run(main):
+    """Runs `main` as `app.run` does, but a usage error prints one line
+    (`<program>: error: <message>; see --help`) and exits 2, and Ctrl-C
+    prints `interrupted` and exits 130, neither with a traceback."""
+    quiet_tensorflow_info()
+    try:
+        app.run(lambda argv: _usage_errors_in_one_line(main, argv))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+def quiet_tensorflow_info():
+    """Hides TensorFlow's INFO records (WARNING and above stay).
+
+    TensorFlow logs both through its own Python logger and through absl's
+    (functional_saver.py logs "Sharding callback duration: N microseconds"
+    with absl at every checkpoint save). absl's INFO from everyone else,
+    e.g. loops' "Resumed from ...", stays.
+    """
+    tf_logger = logging.getLogger("tensorflow")
+    tf_logger.setLevel(logging.WARNING)
+    # TensorFlow's logger has a handler of its own; passed on to absl's
+    # root handler too, each of its warnings printed twice.
+    tf_logger.propagate = False
+    spec = importlib.util.find_spec("tensorflow")  # finds, does not import
+    if spec is None or not spec.submodule_search_locations:
+        return
+    folders = tuple(
+        os.path.join(folder, "") for folder in spec.submodule_search_locations
+    )
+
+    def not_tensorflow_info(record):
+        return record.levelno >= logging.WARNING or not (
+            record.pathname.startswith(folders)
+        )
+
+    absl_logging.get_absl_logger().addFilter(not_tensorflow_info)
+
+
+def _usage_errors_in_one_line(main, argv):
+    try:
+        return main(argv)
+    except USAGE_ERRORS as e:
+        message = " ".join(str(e).split("\n")).strip().removesuffix(".")
+        print(f"{_program()}: error: {message}; see --help", file=sys.stderr)
+        sys.exit(2)
+
+
+def _program():
+    """`experiments.anomaly` for `python -m experiments.anomaly`, else the
+    script's file name, as argparse names a program."""
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    return spec.name if spec else os.path.basename(sys.argv[0])
