@@ -138,9 +138,7 @@ def _loop_data(spec, x, y, prepare):
     kind = spec.get("input", "memory")
     if kind == "memory":
         return pipeline
-    if kind == "tf.data":
-        return pipeline.for_epoch  # the same batches, read in blocks
-    if kind == "tf.data per step":  # one get_next per step, as before
+    if kind == "tf.data":  # the same batches, one get_next per step
         return inputs.DatasetSource(
             pipeline.for_epoch, tf.distribute.get_strategy(), "data"
         )
@@ -182,27 +180,23 @@ def _input_only(spec, x, y):
     import tensorflow as tf
 
     from loops import inputs
-    from loops.engine import make_multi_step
+    from loops.trainer import CallResult, compile_loop, num_steps
 
     strategy = tf.distribute.get_strategy()
     data = _loop_data(spec, x, y, _keras_parts(spec["workload"])[3])
     source = inputs.source_for(data, strategy, "data")
-    source.plan(32)
 
     def touch(batch):
         flat = [tf.cast(t, tf.float32) for t in tf.nest.flatten(batch)]
         total = tf.add_n([tf.reduce_sum(t) for t in flat])
         return {"sum": total}, tf.cast(tf.shape(flat[0])[0], tf.float32)
 
-    run = make_multi_step(strategy, touch, source=source)
-    steps, seconds = source.steps_per_epoch(0), []
+    run = compile_loop(strategy, source, touch, ())
+    seconds = []
     for epoch in range(spec["epochs"] + 1):
-        t0, step = time.perf_counter(), 0
-        source.start_epoch(epoch, 0)
-        while step < steps:
-            n = source.call_steps(step, min(32, steps - step))
-            run(source.call_inputs(step, n), tf.constant(n, tf.int64))
-            step += n
+        t0 = time.perf_counter()
+        for n, call_inputs in source.calls(epoch, 0, 32):
+            CallResult.from_tensors(run(call_inputs, num_steps(n)))
         seconds.append(time.perf_counter() - t0)
     return seconds
 
@@ -240,18 +234,17 @@ def _prebatched(x, y, batch_size, prepare):
     ys = tf.constant(y[:n].reshape(steps, batch_size))
 
     class Prebatched(inputs.Source):
-        static_batches = True  # XLA may compile whole calls, as in memory
+        static_shapes = True  # XLA may compile whole calls, as in memory
 
         def steps_per_epoch(self, epoch):
             return steps
 
-        def start_epoch(self, epoch, skip):
-            pass
+        def calls(self, epoch, skip, steps_per_call):
+            for first in range(skip, steps, steps_per_call):
+                n = min(steps_per_call, steps - first)
+                yield n, tf.constant(first, tf.int64)
 
-        def call_inputs(self, step, n):
-            return tf.constant(step, tf.int64)
-
-        def next_batch(self, first, i):
+        def batch(self, first, i):
             j = first + tf.cast(i, tf.int64)
             batch = (xs[j], ys[j])
             return batch if prepare is None else prepare(*batch)

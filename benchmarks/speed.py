@@ -28,7 +28,7 @@ Tables:
   spe       the loop with 1 to 128 steps per call (mlp): the evidence for
             steps_per_execution="auto".
   pipeline  the loop fed by its default in-memory input, by tf.data (the
-            same batches, read in blocks and one per step), by a
+            same batches, one `get_next` per step), by a
             per-example tf.data pipeline (cache, shuffle, batch), and by
             prebatched tensors (no input work).
   batch     examples/s as the batch grows from 32 to 1024.
@@ -127,7 +127,6 @@ def table_jobs(table, workloads):
         inputs = (
             "memory",
             "tf.data",
-            "tf.data per step",
             "per-example tf.data",
             "prebatched",
         )

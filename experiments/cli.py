@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 
-from absl import app
+from absl import app, flags
 from absl import logging as absl_logging
 
 # Errors that mean "the command line asked for something impossible":
@@ -32,7 +32,10 @@ def run(main):
     prints `interrupted` and exits 130, neither with a traceback."""
     quiet_tensorflow_info()
     try:
-        app.run(lambda argv: _usage_errors_in_one_line(main, argv))
+        app.run(
+            lambda argv: _usage_errors_in_one_line(main, argv),
+            flags_parser=_parse_flags,
+        )
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
@@ -66,13 +69,26 @@ def quiet_tensorflow_info():
     absl_logging.get_absl_logger().addFilter(not_tensorflow_info)
 
 
+def _parse_flags(argv):
+    """absl's flag parsing, its errors (`--epochs=abc`) in the same one
+    line and exit status as the program's own usage errors."""
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        _usage_error(e)
+
+
+def _usage_error(error):
+    message = " ".join(str(error).split("\n")).strip().removesuffix(".")
+    print(f"{_program()}: error: {message}; see --help", file=sys.stderr)
+    sys.exit(2)
+
+
 def _usage_errors_in_one_line(main, argv):
     try:
         return main(argv)
     except USAGE_ERRORS as e:
-        message = " ".join(str(e).split("\n")).strip().removesuffix(".")
-        print(f"{_program()}: error: {message}; see --help", file=sys.stderr)
-        sys.exit(2)
+        _usage_error(e)
 
 
 def _program():

@@ -337,6 +337,7 @@ def _train_with_fit(
         initial_epoch=start_epoch,
         validation_data=data.test.for_epoch(0),
         callbacks=callbacks,
+        shuffle=False,  # the dataset holds the loop's order
         verbose=config.verbose,
     )
     test = wrapper.evaluate(data.test.for_epoch(0), return_dict=True, verbose=0)

@@ -19,7 +19,13 @@ from loops import inputs
 from loops.options import LoopOptions, device_type
 from loops.run_folder import RunFolder, learning_rate
 from loops.task import Task
-from loops.trainer import Evaluator, Totals, Trainer, metric_tensors, num_steps
+from loops.trainer import (
+    Evaluator,
+    Totals,
+    Trainer,
+    metric_results,
+    num_steps,
+)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -101,19 +107,21 @@ def fit(
             epoch, skip, options.steps_per_execution
         ):
             cbs.on_train_batch_begin(step)
-            result = trainer.train_loop(call_inputs, num_steps(n))
+            result = trainer.train(call_inputs, num_steps(n))
             _check_finite(result, step, epoch, run)
             totals.add(result)
             step, before = step + result.steps, step
             run.global_step += result.steps
-            cbs.on_train_batch_end(step - 1, totals.logs(result))
+            cbs.on_train_batch_end(
+                step - 1, {**totals.means(), **result.metrics}
+            )
             crossed = every and before // every < step // every
             if crossed and step < steps_per_epoch:
                 run.save(epoch, step)  # within the epoch, at a call boundary
             if model.stop_training:
                 break
         seconds = time.perf_counter() - t0
-        logs = {**totals.logs(None), **_floats(metric_tensors(trainer.metrics))}
+        logs = {**totals.means(), **metric_results(trainer.metrics)}
         if evaluator is not None:
             val = evaluator.evaluate()
             logs.update({f"val_{k}": v for k, v in val.items()})
@@ -198,10 +206,6 @@ def _check_finite(result, step, epoch, run):
         f"non-finite loss {bad} at step {at} of epoch {epoch + 1} (global "
         f"step {run.global_step + result.steps}); {kept}"
     )
-
-
-def _floats(tensors):
-    return {k: float(v) for k, v in tensors.items()}
 
 
 __all__ = ["NonFiniteLossError", "evaluate", "fit", "seed_everything"]

@@ -1,7 +1,8 @@
 """Orbit's trainer and evaluator: several steps in one compiled call.
 
     trainer = Trainer(model, optimizer, task, strategy, source, jit_compile)
-    out = trainer.train_loop(inputs, num_steps)
+    tensors = trainer.train_loop(inputs, num_steps)   # compiled
+    result = trainer.train(inputs, num_steps)         # the same, as floats
 
 `train_loop` runs up to `num_steps` steps of `task.train_step` (section 2.1,
 steps 1 to 4) in a `tf.range` loop inside one `tf.function`, and returns a
@@ -112,6 +113,10 @@ def metric_tensors(metrics):
     return out
 
 
+def metric_results(metrics):
+    return {k: float(v) for k, v in metric_tensors(metrics).items()}
+
+
 def _examples(batch):
     return tf.cast(tf.shape(tf.nest.flatten(batch)[0])[0], tf.float32)
 
@@ -154,18 +159,19 @@ class Trainer:
             values = task.train_step(model, optimizer, batch)
             return values, _examples(batch)
 
-        self._loop = compile_loop(
+        self.train_loop = compile_loop(
             strategy, source, replica_train, self.metrics, jit_compile
         )
 
-    def train_loop(self, inputs, num_steps):
-        return CallResult.from_tensors(self._loop(inputs, num_steps))
+    def train(self, inputs, num_steps):
+        return CallResult.from_tensors(self.train_loop(inputs, num_steps))
 
     def xla_error(self, inputs, num_steps):
         """Why XLA cannot compile a call on `inputs`, or None: the call is
         lowered to XLA's HLO, and nothing runs."""
         try:
-            self._loop.experimental_get_compiler_ir(inputs, num_steps)("hlo")
+            lowered = self.train_loop.experimental_get_compiler_ir
+            lowered(inputs, num_steps)(stage="hlo")
         except (tf.errors.InvalidArgumentError, ValueError) as error:
             return str(error).strip().splitlines()[0][:300]
         return None
@@ -173,7 +179,7 @@ class Trainer:
 
 class Evaluator:
     """Holds the compiled `eval_loop` over `task.test_step`; `evaluate`
-    runs it over a whole source and returns {name: mean}."""
+    runs it over the whole source and returns {name: mean}."""
 
     def __init__(self, model, task, strategy, source, steps_per_call=32):
         self.metrics, self.source = task.all_metrics(), source
@@ -182,19 +188,18 @@ class Evaluator:
         def replica_test(batch):
             return task.test_step(model, batch), _examples(batch)
 
-        self._loop = compile_loop(strategy, source, replica_test, self.metrics)
-
-    def eval_loop(self, inputs, num_steps):
-        return CallResult.from_tensors(self._loop(inputs, num_steps))
+        self.eval_loop = compile_loop(
+            strategy, source, replica_test, self.metrics
+        )
 
     def evaluate(self):
         for m in self.metrics:
             m.reset_state()
-        totals, result = Totals(), None
+        totals = Totals()
         for n, inputs in self.source.calls(0, 0, self.steps_per_call):
-            result = self.eval_loop(inputs, num_steps(n))
-            totals.add(result)
-        return totals.logs(result)
+            tensors = self.eval_loop(inputs, num_steps(n))
+            totals.add(CallResult.from_tensors(tensors))
+        return {**totals.means(), **metric_results(self.metrics)}
 
 
 class Totals:
@@ -208,11 +213,9 @@ class Totals:
             self.sums[k] = self.sums.get(k, 0.0) + v
         self.count += result.count
 
-    def logs(self, last_result):
-        """The means, then the metric results of the last call."""
+    def means(self):
         n = max(self.count, 1.0)  # an empty epoch has no means
-        means = {k: v / n for k, v in self.sums.items()}
-        return {**means, **(last_result.metrics if last_result else {})}
+        return {k: v / n for k, v in self.sums.items()}
 
 
 _NUM_STEPS = {}

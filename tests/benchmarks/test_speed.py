@@ -20,7 +20,6 @@ def test_forward_flops_of_the_mlp_hand_computed():
     [
         {},
         {"input": "tf.data"},
-        {"input": "tf.data per step"},
         {"input": "per-example tf.data"},
         {"input": "prebatched", "jit_compile": 0, "steps_per_execution": 4},
     ],
@@ -90,7 +89,7 @@ def test_pipeline_cost_is_the_median_of_per_round_ratios(capsys):
     assert "memory +25.0%" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("kind", ["memory", "tf.data", "tf.data per step"])
+@pytest.mark.parametrize("kind", ["memory", "tf.data"])
 def test_input_only_measurement_reads_every_batch(tmp_path, kind):
     spec = dict(trainer="input", workload="mlp", batch_size=64, input=kind)
     result = measure.run({**spec, "examples": 256, "epochs": 1}, tmp_path)

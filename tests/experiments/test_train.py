@@ -201,7 +201,7 @@ def test_fit_and_loop_trainers_make_the_same_run_from_the_cli(tmp_path):
         )
         assert done.returncode == 0, done.stderr[-3000:]
         # 1,437 training images in batches of 64: 23 steps, 23 shown.
-        counts = {int(c) for c in re.findall(r"(\d+)/23 ", done.stdout)}
+        counts = {int(c) for c in re.findall(r"(\d+)/23\b", done.stdout)}
         assert max(counts) == 23, (trainer, counts)
         assert "retracing" not in done.stderr
         assert "Sharding callback" not in done.stderr

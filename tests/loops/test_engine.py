@@ -118,13 +118,13 @@ def test_no_retracing_across_epochs_and_the_partial_batch(kind):
     )
     for epoch in range(3):  # epochs: 4 full batches of 16 and one of 5
         counts = [
-            trainer.train_loop(inputs_, num_steps(n)).count
+            trainer.train(inputs_, num_steps(n)).count
             for n, inputs_ in source.calls(epoch, 0, 2)
         ]
         assert counts == [32, 32, 5]
     # One trace: in memory, blocks [2, 16, 6] and [1, 5, 6] share the
     # source's input signature [None, None, 6].
-    assert trainer._loop.experimental_get_tracing_count() == 1
+    assert trainer.train_loop.experimental_get_tracing_count() == 1
 
 
 def test_non_finite_loss_names_step_and_epoch_and_keeps_checkpoint(tmp_path):
