@@ -28,8 +28,10 @@ USAGE_ERRORS = (app.UsageError, ValueError)
 
 def run(main):
     """Runs `main` as `app.run` does, but a usage error prints one line
-    (`<program>: error: <message>; see --help`) and exits 2, and Ctrl-C
-    prints `interrupted` and exits 130, neither with a traceback."""
+    (`<program>: error: <message>; see --help`) and exits 2; a training
+    stopped by SIGINT or SIGTERM (`loops.Interrupted`, after saving a
+    checkpoint) prints one line and exits 130 or 143; Ctrl-C elsewhere
+    prints `interrupted` and exits 130; none with a traceback."""
     quiet_tensorflow_info()
     try:
         app.run(
@@ -89,6 +91,13 @@ def _usage_errors_in_one_line(main, argv):
         return main(argv)
     except USAGE_ERRORS as e:
         _usage_error(e)
+    except Exception as e:
+        from loops.interrupt import Interrupted  # TF is loaded by now
+
+        if not isinstance(e, Interrupted):
+            raise
+        print(f"{_program()}: {e}", file=sys.stderr)
+        sys.exit(e.exit_status)
 
 
 def _program():

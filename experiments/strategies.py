@@ -43,6 +43,10 @@ def make_strategy(name="auto", *, cpu_replicas=1, tpu=""):
         raise ValueError(
             f"cpu_replicas={cpu_replicas!r}; expected an integer >= 1"
         )
+    if name == "multiworker":
+        # First: it configures collective ops, which TensorFlow allows
+        # only before its context starts (listing devices starts it).
+        return tf.distribute.MultiWorkerMirroredStrategy()
     if cpu_replicas > 1:
         split_cpu(cpu_replicas)
     gpus = tf.config.list_logical_devices("GPU")
@@ -66,8 +70,6 @@ def make_strategy(name="auto", *, cpu_replicas=1, tpu=""):
         return tf.distribute.MirroredStrategy(
             cpus, cross_device_ops=tf.distribute.ReductionToOneDevice()
         )
-    if name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
         tf.config.experimental_connect_to_cluster(resolver)

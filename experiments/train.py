@@ -14,12 +14,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import ast  # noqa: E402
 import dataclasses  # noqa: E402
-import pathlib  # noqa: E402
 
-from absl import app, flags  # noqa: E402
+from absl import app, flags, logging  # noqa: E402
 
 from experiments import cli, registry  # noqa: E402
-from experiments.rundir import new_run_dir  # noqa: E402
 from experiments.strategies import STRATEGIES  # noqa: E402
 from keras_cheats.schedules import SCHEDULES  # noqa: E402
 
@@ -43,6 +41,7 @@ class Config:
     seed: int = 0
     deterministic: bool = False
     model_dir: str = ""
+    restart: bool = False  # move a --model_dir of another run aside
     trainer: str = "loop"
     steps_per_execution: int | str = "auto"  # see loops.LoopOptions
     jit_compile: bool | str = "auto"
@@ -163,11 +162,10 @@ def train_and_evaluate(config: Config, strategy=None) -> dict:
     import tensorflow as tf
 
     import loops
+    from experiments.rundir import usable_run_dir
 
     strategy = strategy or tf.distribute.get_strategy()
-    model_dir = pathlib.Path(
-        config.model_dir or new_run_dir(config.model, config.dataset)
-    )
+    model_dir = usable_run_dir(config.model_dir, config.model, config.dataset)
     loops.seed_everything(config.seed, config.deterministic)
     previous_policy = keras.mixed_precision.global_policy().name
     keras.mixed_precision.set_global_policy(config.mixed_precision)
@@ -182,7 +180,10 @@ def _train_and_evaluate(config, strategy, model_dir):
 
     import loops
     from experiments import data as data_lib
+    from experiments.rundir import claim
+    from experiments.saving import save_model
     from loops.checkpointing import write_json_atomic
+    from loops.run_folder import is_chief
 
     tpu = isinstance(strategy, tf.distribute.TPUStrategy)
     data = data_lib.load(
@@ -193,14 +194,16 @@ def _train_and_evaluate(config, strategy, model_dir):
         data_dir=config.data_dir,
         download=config.download,
     )
+    moved = claim(
+        model_dir,
+        run_record(config, data.info),
+        restart=config.restart,
+        write=is_chief(strategy),
+    )
+    if moved is not None:
+        logging.warning("--restart: the previous run is now in %s", moved)
     spec = registry.get(config.model)
-    prepare = spec.prepare
-    if spec.prepare_factory is not None:
-        prepare = spec.prepare_factory(data.info, config)
-    if prepare is not None:
-        data = dataclasses.replace(
-            data, train=data.train.map(prepare), test=data.test.map(prepare)
-        )
+    data = prepared(spec, data, config)
     if spec.optimizer is not None and (
         config.lr_schedule != "constant" or config.warmup_steps
     ):
@@ -286,8 +289,61 @@ def _train_and_evaluate(config, strategy, model_dir):
         "test": test,
         "model_dir": str(model_dir),
     }
-    write_json_atomic(model_dir / "metrics.json", result)
+    if is_chief(strategy):  # one writer per run folder
+        save_model(model, model_dir, classifier=spec.headline == "accuracy")
+        write_json_atomic(model_dir / "metrics.json", result)
     return result
+
+
+def prepared(spec, data, config):
+    """`data` with the model's batch mapping (e.g. (x, x) for an
+    autoencoder) applied to both splits."""
+    prepare = spec.prepare
+    if spec.prepare_factory is not None:
+        prepare = spec.prepare_factory(data.info, config)
+    if prepare is None:
+        return data
+    return dataclasses.replace(
+        data, train=data.train.map(prepare), test=data.test.map(prepare)
+    )
+
+
+def config_of_run(record: dict, **overrides) -> Config:
+    """The Config a run.json (`run_record`) describes."""
+    return Config(
+        model=record["model"],
+        options=record["options"],
+        optimizer=record["optimizer"],
+        learning_rate=record["learning_rate"],
+        lr_schedule=record["lr_schedule"],
+        warmup_steps=record["warmup_steps"],
+        clip_norm=record["clip_norm"],
+        mixed_precision=record["mixed_precision"],
+        dataset=record["dataset"],
+        batch_size=record["global_batch_size"],
+        seed=record["seed"],
+        **overrides,
+    )
+
+
+def run_record(config, info):
+    """What defines the run in `config` (run.json): a rerun into the same
+    folder resumes only the same run. --epochs may grow; the trainer,
+    verbosity and speed options may change."""
+    return {
+        "model": config.model,
+        "options": config.options,
+        "optimizer": config.optimizer,
+        "learning_rate": config.learning_rate,
+        "lr_schedule": config.lr_schedule,
+        "warmup_steps": config.warmup_steps,
+        "clip_norm": config.clip_norm,
+        "mixed_precision": config.mixed_precision,
+        "dataset": config.dataset,
+        "split": {"train": info.num_train, "test": info.num_test},
+        "global_batch_size": config.batch_size,
+        "seed": config.seed,
+    }
 
 
 def _train_with_fit(
@@ -297,7 +353,10 @@ def _train_with_fit(
     """`model.fit` making the loop's run: the same step (`loops.StepModel`),
     the same batches in the same order, the same resolved options and the
     same run folder (checkpoints, resume, TensorBoard, history)."""
+    import tensorflow as tf
+
     import loops
+    from loops.interrupt import Interrupted, stop_on_signals
     from loops.keras_model import Progbar, RunFolderCallback, epoch_ordered
     from loops.options import device_type
     from loops.run_folder import RunFolder
@@ -327,19 +386,28 @@ def _train_with_fit(
         )
     dataset, set_epoch = epoch_ordered(train)
     examples = len(train.indices(0))
-    callbacks = [set_epoch, RunFolderCallback(run, steps, examples), *callbacks]
-    if config.verbose:
-        callbacks.append(Progbar())
     loops.seed_everything(config.seed, config.deterministic)  # as loops.fit
-    wrapper.fit(
-        dataset,
-        epochs=config.epochs,
-        initial_epoch=start_epoch,
-        validation_data=data.test.for_epoch(0),
-        callbacks=callbacks,
-        shuffle=False,  # the dataset holds the loop's order
-        verbose=config.verbose,
-    )
+    with stop_on_signals() as signal:
+        keep = RunFolderCallback(run, steps, examples, signal)
+        callbacks = [set_epoch, keep, *callbacks]
+        if config.verbose:
+            callbacks.append(Progbar())
+        wrapper.fit(
+            dataset,
+            epochs=config.epochs,
+            initial_epoch=start_epoch,
+            validation_data=data.test.for_epoch(0),
+            callbacks=callbacks,
+            shuffle=False,  # the dataset holds the loop's order
+            verbose=config.verbose,
+        )
+    if keep.interrupted_in_epoch is not None:
+        epoch = keep.interrupted_in_epoch
+        raise Interrupted(
+            signal.signum,
+            tf.train.latest_checkpoint(str(model_dir / "checkpoints")),
+            f"in epoch {epoch + 1} (model.fit resumes from its start)",
+        )
     test = wrapper.evaluate(data.test.for_epoch(0), return_dict=True, verbose=0)
     return run.history, {k: float(v) for k, v in test.items()}
 
@@ -393,6 +461,12 @@ def define_flags():
         "",
         "Run directory; reuse it to resume (default: a new folder under "
         "runs/).",
+    )
+    flags.DEFINE_bool(
+        "restart",
+        False,
+        "Start anew in a --model_dir that holds another run, after moving "
+        "it aside to MODEL_DIR.old-TIMESTAMP.",
     )
     flags.DEFINE_enum("trainer", "loop", TRAINERS, "loops.fit or model.fit.")
     flags.DEFINE_enum("strategy", "auto", STRATEGIES, "tf.distribute strategy.")

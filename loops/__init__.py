@@ -14,6 +14,7 @@ in `loops.engine`; the run folder in `loops.run_folder`.
 
 from loops.engine import NonFiniteLossError, evaluate, fit, seed_everything
 from loops.in_memory import InMemory, shuffled
+from loops.interrupt import Interrupted
 from loops.keras_model import StepModel
 from loops.options import LoopOptions
 from loops.scaling import regularization_loss, replica_loss
@@ -24,6 +25,7 @@ from loops.trainer import Evaluator, Trainer
 __all__ = [
     "Evaluator",
     "InMemory",
+    "Interrupted",
     "LoopOptions",
     "NonFiniteLossError",
     "StepModel",

@@ -3,25 +3,61 @@
 What is saved: every model variable (weights, BatchNorm statistics and the
 state of each Keras `SeedGenerator`, which a plain `tf.train.Checkpoint` of
 a Keras 3 model does not hold, so Dropout would diverge after a resume),
-the optimizer(s), and the position in the data: (epoch, step in epoch).
+the optimizer(s), the position in the data: (epoch, step in epoch), and the
+history of the finished epochs (so that a kill at any instant leaves a
+checkpoint and a history that agree: history.json is only its copy).
+
+A checkpoint that fails to restore (truncated, bad checksum, index or data
+file missing) is reported in one warning line, moved aside into
+`checkpoints/damaged/` (never deleted), and the next older one is tried.
 """
 
 import json
 import os
 import pathlib
+import re
 import shutil
 import tempfile
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
+
+
+class NoIntactCheckpointError(RuntimeError):
+    """Every checkpoint of a run folder failed to restore."""
+
+
+class History(tf.train.experimental.PythonState):
+    """{name: [one float per finished epoch]}, saved in the checkpoint."""
+
+    def __init__(self):
+        self.value = {}
+
+    def serialize(self):
+        return json.dumps(self.value)
+
+    def deserialize(self, string_value):
+        self.value = json.loads(string_value)
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json_atomic(path, obj):
-    """Writes JSON to a temporary file in the same folder, then renames it."""
+    """Writes JSON to a temporary file in the same folder, then renames it.
+
+    The file gets the permissions of any file the process creates (0644
+    under the usual umask), not mkstemp's private 0600.
+    """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w") as f:
             json.dump(obj, f, indent=2, sort_keys=True)
             f.flush()
@@ -64,8 +100,10 @@ class RunState:
             optimizer if isinstance(optimizer, dict) else {"": optimizer}
         )
         self._model = model
+        self.history = History()
         self.checkpoint = tf.train.Checkpoint(
             model_variables=list(model.variables),
+            history=self.history,
             epoch=self.epoch,
             step_in_epoch=self.step_in_epoch,
             global_step=self.global_step,
@@ -76,23 +114,52 @@ class RunState:
         )
         self.directory = directory
         self._throwaway = write_directory is not None
+        self._write_directory = write_directory or directory
+        self._max_to_keep = max_to_keep
         self.manager = None
         if directory is not None:
-            self.manager = tf.train.CheckpointManager(
-                self.checkpoint,
-                write_directory or directory,
-                max_to_keep=max_to_keep,
-            )
+            self._new_manager()
+
+    def _new_manager(self):
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, self._write_directory, self._max_to_keep
+        )
 
     def restore_latest(self):
-        """Restores the latest checkpoint; returns its path or None."""
+        """Restores the newest intact checkpoint; returns its path, or
+        None when the folder has none. Damaged ones are moved aside."""
         if self.directory is None:
             return None
-        path = tf.train.latest_checkpoint(str(self.directory))
-        if path is None:
-            return None
-        self.checkpoint.restore(path).assert_existing_objects_matched()
-        return path
+        found = checkpoints_in(self.directory)
+        for path in found:
+            try:
+                status = self.checkpoint.restore(path)
+                status.assert_existing_objects_matched()
+            except (tf.errors.OpError, IndexError, ValueError) as e:
+                reason = str(e).strip().splitlines()[0][:200]
+                where = _move_aside(path)
+                logging.warning(
+                    "checkpoint %s does not restore (%s: %s); moved to %s, "
+                    "trying an older one",
+                    path, type(e).__name__, reason, where,
+                )  # fmt: skip
+                continue
+            if path != found[0]:  # the manager must not list damaged ones
+                intact = [
+                    p for p in found if pathlib.Path(p + ".index").exists()
+                ]
+                tf.compat.v1.train.update_checkpoint_state(
+                    str(self.directory), path, intact[::-1]
+                )
+                self._new_manager()
+            return path
+        if found:
+            raise NoIntactCheckpointError(
+                f"no checkpoint in {self.directory} restores (damaged ones "
+                f"moved to {pathlib.Path(self.directory) / 'damaged'}); "
+                "expected at least one intact checkpoint to resume from"
+            )
+        return None
 
     def save(self):
         """Saves unless a weight is not finite; returns the path or None."""
@@ -106,3 +173,27 @@ class RunState:
         if self._throwaway:
             shutil.rmtree(self.manager.directory, ignore_errors=True)
         return path
+
+
+_CKPT = re.compile(r"^(ckpt-(\d+))\.(index|data-\d+-of-\d+)$")
+
+
+def checkpoints_in(directory):
+    """Checkpoint prefixes in `directory`, newest first, from the files
+    present (an index or a data file; the state file may be stale)."""
+    numbers = {}
+    for f in pathlib.Path(directory).glob("ckpt-*"):
+        match = _CKPT.match(f.name)
+        if match:
+            numbers[int(match.group(2))] = str(f.parent / match.group(1))
+    return [numbers[n] for n in sorted(numbers, reverse=True)]
+
+
+def _move_aside(prefix):
+    """Moves every file of checkpoint `prefix` into damaged/; returns it."""
+    prefix = pathlib.Path(prefix)
+    damaged = prefix.parent / "damaged"
+    damaged.mkdir(exist_ok=True)
+    for f in prefix.parent.glob(prefix.name + ".*"):
+        f.rename(damaged / f.name)
+    return damaged

@@ -16,6 +16,7 @@ import tensorflow as tf
 from absl import logging
 
 from loops import inputs
+from loops.interrupt import Interrupted, stop_on_signals
 from loops.options import LoopOptions, device_type
 from loops.run_folder import RunFolder, learning_rate
 from loops.task import Task
@@ -98,41 +99,45 @@ def fit(
     every = options.checkpoint_every_steps
     model.stop_training, logs = False, {}
     cbs.on_train_begin()
-    for epoch in range(start_epoch, options.epochs):  # 5. repeat
-        cbs.on_epoch_begin(epoch)
-        for m in trainer.metrics:
-            m.reset_state()
-        t0, totals, step = time.perf_counter(), Totals(), skip
-        for n, call_inputs in source.calls(
-            epoch, skip, options.steps_per_execution
-        ):
-            cbs.on_train_batch_begin(step)
-            result = trainer.train(call_inputs, num_steps(n))
-            _check_finite(result, step, epoch, run)
-            totals.add(result)
-            step, before = step + result.steps, step
-            run.global_step += result.steps
-            cbs.on_train_batch_end(
-                step - 1, {**totals.means(), **result.metrics}
-            )
-            crossed = every and before // every < step // every
-            if crossed and step < steps_per_epoch:
-                run.save(epoch, step)  # within the epoch, at a call boundary
+    with stop_on_signals() as signal:  # SIGINT, SIGTERM: stop cleanly
+        for epoch in range(start_epoch, options.epochs):  # 5. repeat
+            cbs.on_epoch_begin(epoch)
+            for m in trainer.metrics:
+                m.reset_state()
+            t0, totals, step = time.perf_counter(), Totals(), skip
+            calls = source.calls(epoch, skip, options.steps_per_execution)
+            for n, call_inputs in calls:
+                cbs.on_train_batch_begin(step)
+                result = trainer.train(call_inputs, num_steps(n))
+                _check_finite(result, step, epoch, run)
+                totals.add(result)
+                step, before = step + result.steps, step
+                run.global_step += result.steps
+                logs = {**totals.means(), **result.metrics}
+                cbs.on_train_batch_end(step - 1, logs)
+                if signal.signum is not None:
+                    where = f"at step {step} of epoch {epoch + 1}"
+                    raise Interrupted(
+                        signal.signum, run.save(epoch, step), where
+                    )
+                crossed = every and before // every < step // every
+                if crossed and step < steps_per_epoch:
+                    run.save(epoch, step)  # within the epoch
+                if model.stop_training:
+                    break
+            seconds = time.perf_counter() - t0
+            logs = {**totals.means(), **metric_results(trainer.metrics)}
+            if evaluator is not None:
+                val = evaluator.evaluate()
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            cbs.on_epoch_end(epoch, logs)
+            logs["epoch_seconds"] = seconds
+            logs["samples_per_second"] = totals.count / max(seconds, 1e-9)
+            logs["learning_rate"] = learning_rate(optimizer)
+            run.end_epoch(epoch, logs)
+            skip = 0
             if model.stop_training:
                 break
-        seconds = time.perf_counter() - t0
-        logs = {**totals.means(), **metric_results(trainer.metrics)}
-        if evaluator is not None:
-            val = evaluator.evaluate()
-            logs.update({f"val_{k}": v for k, v in val.items()})
-        cbs.on_epoch_end(epoch, logs)
-        logs["epoch_seconds"] = seconds
-        logs["samples_per_second"] = totals.count / max(seconds, 1e-9)
-        logs["learning_rate"] = learning_rate(optimizer)
-        run.end_epoch(epoch, logs)
-        skip = 0
-        if model.stop_training:
-            break
     cbs.on_train_end(logs)
     return run.history
 

@@ -145,20 +145,32 @@ class RunFolderCallback(keras.callbacks.Callback):
     "samples_per_second" and "learning_rate"), TensorBoard scalars and a
     checkpoint. The epoch's time stops where validation starts."""
 
-    def __init__(self, run, steps_per_epoch, examples_per_epoch):
+    def __init__(self, run, steps_per_epoch, examples_per_epoch, signal=None):
         super().__init__()
         self.run, self.steps = run, steps_per_epoch
-        self.examples = examples_per_epoch
+        self.examples, self.signal = examples_per_epoch, signal
         self._t0 = self._seconds = None
+        self.interrupted_in_epoch = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        # A signal (`loops.interrupt`) stops at this call's end; the epoch
+        # is not saved: the run resumes from the last epoch's end.
+        if self.signal is not None and self.signal.signum is not None:
+            self.model.stop_training = True
+            if self.interrupted_in_epoch is None:
+                self.interrupted_in_epoch = self._epoch
 
     def on_epoch_begin(self, epoch, logs=None):
         self._t0, self._seconds = time.perf_counter(), None
+        self._epoch = epoch
 
     def on_test_begin(self, logs=None):
         if self._t0 is not None and self._seconds is None:
             self._seconds = time.perf_counter() - self._t0
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.interrupted_in_epoch is not None:
+            return
         seconds = self._seconds or time.perf_counter() - self._t0
         logs = {
             **{k: float(v) for k, v in (logs or {}).items()},

@@ -2,7 +2,8 @@
 
     model_dir/
       checkpoints/      model and optimizer variables, (epoch, step in epoch)
-      history.json      the per-epoch history, written after each checkpoint
+                        and the history of the finished epochs
+      history.json      a copy of that history, written after each checkpoint
       tensorboard/      train/ and validation/ scalars, one point per epoch
 
 `RunFolder(None, ...)` keeps nothing: every method still works, so the
@@ -16,6 +17,7 @@ import pathlib
 
 import keras
 import tensorflow as tf
+from absl import logging
 
 from loops import checkpointing
 from loops.trainer import build_optimizers
@@ -68,12 +70,17 @@ class RunFolder:
     def restore(self):
         """Restores the latest checkpoint; returns (epoch, step in epoch),
         (0, 0) for a new run. `history` then holds the finished epochs."""
+        if self.dir is not None and self.chief:
+            for stray in self.dir.glob(".*.json.*"):  # a kill mid-write
+                stray.unlink()
         restored = self.state.restore_latest()
+        if restored:
+            logging.info("resuming from %s", restored)
         epoch = int(self.state.epoch.numpy())
         self.global_step = int(self.state.global_step.numpy())
-        if restored and self.dir is not None:
-            saved = checkpointing.read_json(self.dir / "history.json", {})
-            self.history = {k: v[:epoch] for k, v in saved.items()}
+        self.history = {
+            k: v[:epoch] for k, v in self.state.history.value.items()
+        }
         return epoch, int(self.state.step_in_epoch.numpy())
 
     def save(self, epoch, step):
@@ -89,9 +96,10 @@ class RunFolder:
         the checkpoint and history.json."""
         for k, v in logs.items():
             self.history.setdefault(k, []).append(float(v))
+        self.state.history.value = self.history
         self._write_summaries(logs, epoch)
         if self.save(epoch + 1, 0) is None and self.dir is not None:
-            tf.get_logger().warning(
+            logging.warning(
                 "epoch %d: weights not finite; not saved", epoch + 1
             )
         if self.dir is not None and self.chief:
