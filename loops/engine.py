@@ -10,6 +10,7 @@ per compiled call; a `loops.inputs` source hands each call its batches.
 import dataclasses
 import math
 import time
+import weakref
 
 import keras
 import tensorflow as tf
@@ -89,8 +90,7 @@ def fit(
     )  # fmt: skip
     evaluator = None
     if validation_data is not None and task.test_step is not None:
-        val_source = inputs.source_for(validation_data, strategy, "validation")
-        evaluator = Evaluator(model, task, strategy, val_source)
+        evaluator = _evaluator(model, task, validation_data, strategy)
     cbs = keras.callbacks.CallbackList(
         list(callbacks), add_history=False, add_progbar=options.verbose != 0,
         model=model, verbose=options.verbose, epochs=options.epochs,
@@ -148,8 +148,21 @@ def evaluate(model, task, data, *, strategy=None):
     `data`: the kinds `fit` takes for `validation_data`.
     """
     strategy = strategy or tf.distribute.get_strategy()
-    source = inputs.source_for(data, strategy, "data")
-    return Evaluator(model, task, strategy, source).evaluate()
+    return _evaluator(model, task, data, strategy).evaluate()
+
+
+# model -> {(task, data, strategy) ids: Evaluator}: the evaluation after
+# `fit` reuses its validation's compiled loop instead of tracing another.
+_EVALUATORS = weakref.WeakKeyDictionary()
+
+
+def _evaluator(model, task, data, strategy):
+    cache = _EVALUATORS.setdefault(model, {})
+    key = (id(task), id(data), id(strategy))
+    if key not in cache:  # the Evaluator keeps task and data alive
+        source = inputs.source_for(data, strategy, "validation data")
+        cache[key] = (Evaluator(model, task, strategy, source), data)
+    return cache[key][0]
 
 
 def _checked(task, options, strategy):

@@ -176,6 +176,7 @@ def _run_json(folder):
 
 
 _TIMES = ("epoch_seconds", "samples_per_second")
+NOISE = r"^([IWE]\d{4}|WARNING: All|To enable)"  # TensorFlow's start-up
 
 
 def _same_history(a, b, atol=1e-5):
@@ -208,7 +209,8 @@ def test_fit_and_loop_trainers_make_the_same_run_from_the_cli(tmp_path):
         runs[trainer] = _run_json(tmp_path / trainer)
         folder = tmp_path / trainer
         assert sorted(p.name for p in folder.iterdir()) == [
-            "checkpoints", "history.json", "metrics.json", "tensorboard",
+            "checkpoints", "export", "history.json", "metrics.json",
+            "model.keras", "run.json", "tensorboard",
         ]  # fmt: skip
         assert (folder / "checkpoints" / "ckpt-46.index").exists()
         assert list((folder / "tensorboard" / "validation").iterdir())
@@ -254,24 +256,44 @@ def test_lr_schedule_flag_with_warmup_shows_in_the_history(tmp_path):
     assert rates[1] == pytest.approx(0.0, abs=1e-7)
 
 
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["--epochs=0"], "epochs=0; expected an integer >= 1"),
-        (["--batch_size=-5"], "batch_size=-5; expected an integer >= 1"),
-        (["--learning_rate=0"], "learning_rate=0.0; expected a number > 0"),
-        (["--warmup_steps=100000"], "warmup_steps=100000; expected fewer"),
-        (["--model=dcgan", "--clip_norm=1"], "clip_norm=1.0; model='dcgan'"),
-    ],
-)
-def test_a_usage_error_is_one_line_naming_the_flag(tmp_path, args, message):
-    done = _cli(*args, f"--model_dir={tmp_path}")
-    assert done.returncode == 2
-    lines = [
-        line
-        for line in done.stderr.splitlines()
-        if line.strip()
-        and not re.match(r"^([IWE]\d{4}|WARNING: All|To enable)", line)
+USAGE_ERRORS = [
+    (["--epochs=0"], "epochs=0; expected an integer >= 1"),
+    (["--batch_size=-5"], "batch_size=-5; expected an integer >= 1"),
+    (["--learning_rate=0"], "learning_rate=0.0; expected a number > 0"),
+    (["--warmup_steps=100000"], "warmup_steps=100000; expected fewer"),
+    (["--model=dcgan", "--clip_norm=1"], "clip_norm=1.0; model='dcgan'"),
+    (["--epochs=abc"], "flag --epochs=abc"),
+]
+
+
+@pytest.mark.slow
+def test_a_usage_error_is_one_line_naming_the_flag(tmp_path):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    procs = [  # all at once: each fails before training
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "experiments.train",
+                *args,
+                f"--model_dir={tmp_path / str(i)}",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for i, (args, _) in enumerate(USAGE_ERRORS)
     ]
-    assert len(lines) == 1, lines
-    assert message in lines[0] and lines[0].endswith("; see --help")
+    for proc, (args, message) in zip(procs, USAGE_ERRORS):
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 2, (args, err[-2000:])
+        lines = [
+            line
+            for line in err.splitlines()
+            if line.strip() and not re.match(NOISE, line)
+        ]
+        assert len(lines) == 1, lines
+        assert lines[0].startswith("experiments.train: error: ")
+        assert message in lines[0] and lines[0].endswith("; see --help")
