@@ -39,8 +39,8 @@ def evaluate(model_dir, dataset=None, batch_size=256) -> dict:
     spec = registry.get(config.model)
     data = data_lib.load(dataset or config.dataset, batch_size=batch_size)
     model = load_model(model_dir)
-    expected = tuple(model.inputs[0].shape[1:]) if model.inputs else None
-    if expected and tuple(data.info.image_shape) != expected:
+    expected = tuple(record["image_shape"])
+    if tuple(data.info.image_shape) != expected:
         raise ValueError(
             f"dataset={data.info.name!r} has images of shape "
             f"{data.info.image_shape}; expected {expected}, the model's input"

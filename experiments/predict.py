@@ -66,16 +66,49 @@ def class_probabilities(outputs):
     return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
 
 
+def data_info(record):
+    """The DatasetInfo a run.json records (what a model is built for)."""
+    from experiments.data import DatasetInfo
+
+    return DatasetInfo(
+        record["dataset"], tuple(record["image_shape"]),
+        record["num_classes"], record["split"]["train"],
+        record["split"]["test"],
+    )  # fmt: skip
+
+
 def predict(model_dir, paths, top=3):
     """[(name, [(class, probability), ...])] for every image of `paths`."""
-    from experiments.saving import load_model
+    import tensorflow as tf
 
+    from experiments import registry, train
+    from experiments.rundir import RECORD
+    from experiments.saving import load_model
+    from loops.checkpointing import read_json
+
+    record = read_json(pathlib.Path(model_dir) / RECORD)
+    if record is None:
+        raise ValueError(
+            f"model_dir={str(model_dir)!r} has no {RECORD}; expected the "
+            "folder of an experiments.train run"
+        )
+    if registry.get(record["model"]).headline != "accuracy":
+        raise ValueError(
+            f"model_dir={str(model_dir)!r} holds model={record['model']!r}, "
+            "not a classifier; expected a run of a classifier"
+        )
+    config = train.config_of_run(record)
+    spec = registry.get(config.model)
+    prepare = train.prepare_fn(spec, data_info(record), config)
     model = load_model(model_dir)
-    shape = tuple(model.inputs[0].shape[1:])
     out = []
     for path in paths:
-        names, images = read_images(path, shape)
-        probabilities = class_probabilities(model.predict(images, verbose=0))
+        names, images = read_images(path, tuple(record["image_shape"]))
+        inputs = images
+        if prepare is not None:  # as in training; labels only mask
+            labels = np.zeros(len(images), np.int64)
+            inputs = prepare(tf.constant(images), labels)[0]
+        probabilities = class_probabilities(model.predict(inputs, verbose=0))
         for name, p in zip(names, probabilities):
             best = np.argsort(-p)[:top]
             out.append((name, [(int(c), float(p[c])) for c in best]))

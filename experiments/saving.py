@@ -19,6 +19,7 @@ EXPORT_DIR = "export"
 def save_model(model, run_dir, classifier: bool):
     """Writes model.keras (and export/ for a classifier) into `run_dir`."""
     run_dir = pathlib.Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
     tmp = run_dir / f".tmp-{MODEL_FILE}"  # Keras wants the .keras suffix
     model.save(tmp)
     os.replace(tmp, run_dir / MODEL_FILE)

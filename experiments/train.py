@@ -295,12 +295,17 @@ def _train_and_evaluate(config, strategy, model_dir):
     return result
 
 
-def prepared(spec, data, config):
-    """`data` with the model's batch mapping (e.g. (x, x) for an
-    autoencoder) applied to both splits."""
-    prepare = spec.prepare
+def prepare_fn(spec, info, config):
+    """The model's batch mapping `(images, labels) -> (inputs, targets)`
+    (e.g. (x, x) for an autoencoder), or None."""
     if spec.prepare_factory is not None:
-        prepare = spec.prepare_factory(data.info, config)
+        return spec.prepare_factory(info, config)
+    return spec.prepare
+
+
+def prepared(spec, data, config):
+    """`data` with the model's batch mapping applied to both splits."""
+    prepare = prepare_fn(spec, data.info, config)
     if prepare is None:
         return data
     return dataclasses.replace(
@@ -341,6 +346,8 @@ def run_record(config, info):
         "mixed_precision": config.mixed_precision,
         "dataset": config.dataset,
         "split": {"train": info.num_train, "test": info.num_test},
+        "image_shape": list(info.image_shape),
+        "num_classes": info.num_classes,
         "global_batch_size": config.batch_size,
         "seed": config.seed,
     }
