@@ -207,7 +207,9 @@ def define_flags():
         "learning_rate", defaults.learning_rate, "Adam step size."
     )
     flags.DEFINE_integer("seed", defaults.seed, "Seed.")
-    flags.DEFINE_string("model_dir", "runs/anomaly", "Run directory.")
+    flags.DEFINE_string(
+        "model_dir", "", "Run directory (default: a new folder under runs/)."
+    )
 
 
 def held_out_classes(flag):
@@ -225,16 +227,19 @@ def held_out_classes(flag):
 
 def main(argv):
     del argv
+    from experiments.rundir import usable_run_dir
+
     fields = ("dataset", "model", "latent_dim", "noise", "epochs")
     fields += ("batch_size", "learning_rate", "seed")
     base = {name: FLAGS[name].value for name in fields}
     try:
         classes = held_out_classes(FLAGS.held_out)
+        folder = usable_run_dir(FLAGS.model_dir, "anomaly", FLAGS.dataset)
         summary = {}
         for c in classes:
             result = run(
                 AnomalyConfig(held_out=c, **base),
-                pathlib.Path(FLAGS.model_dir) / f"held_out_{c}",
+                folder / f"held_out_{c}",
             )
             summary[c] = result["auroc"]
             print(

@@ -553,17 +553,22 @@ def define_flags():
     flags.DEFINE_list(
         "arms", list(defaults.arms), "Among plain, dbvae, dbvae_uniform."
     )
-    flags.DEFINE_string("model_dir", "runs/debias", "Run directory.")
+    flags.DEFINE_string(
+        "model_dir", "", "Run directory (default: a new folder under runs/)."
+    )
 
 
 def main(argv):
     del argv
+    from experiments.rundir import usable_run_dir
+
     names = [f.name for f in dataclasses.fields(DebiasConfig)]
     skip = ("arms", "verbose", "seed")
     values = {n: FLAGS[n].value for n in names if n not in skip}
     try:
         config = DebiasConfig(**values, arms=tuple(FLAGS.arms))
-        result = run_seeds(config, FLAGS.seeds, FLAGS.model_dir)
+        folder = usable_run_dir(FLAGS.model_dir, "debias", config.dataset)
+        result = run_seeds(config, FLAGS.seeds, folder)
     except ValueError as e:
         raise app.UsageError(str(e)) from None
     first = next(iter(result["seeds"].values()))

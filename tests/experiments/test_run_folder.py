@@ -176,3 +176,45 @@ def test_model_keras_loads_in_a_fresh_python_for_every_model(tmp_path):
 
 # Models whose outputs draw random numbers (a sampled z, noise).
 STOCHASTIC = {"vae", "conv_vae", "dbvae", "dcgan"}
+
+
+def test_evaluate_and_predict_read_the_run_folder(tmp_path):
+    import keras
+    from PIL import Image
+
+    from experiments import data, evaluate, predict, saving
+
+    folder = tmp_path / "run"
+    result = train.train_and_evaluate(_config(folder, epochs=3))
+    metrics = evaluate.evaluate(folder)
+    for key, value in metrics.items():
+        assert value == pytest.approx(result["test"][key], rel=1e-6), key
+    test = data.load_splits("digits")[1]
+    pixels = (test.x[:2, :, :, 0] * 255).astype(np.uint8)
+    paths = []
+    for i, image in enumerate(pixels):  # 8x8 scans, as PNG files
+        paths.append(tmp_path / f"digit{i}.png")
+        Image.fromarray(image).save(paths[-1])
+    answers = predict.predict(folder, paths, top=3)
+    assert [name for name, _ in answers] == ["digit0.png", "digit1.png"]
+    # The oracle: the trained model on the same 8-bit pixels, softmaxed.
+    logits = saving.load_model(folder)(pixels[..., None] / 255.0)
+    expected = np.asarray(keras.ops.softmax(logits))
+    for (_, best), p in zip(answers, expected):
+        assert [c for c, _ in best] == list(np.argsort(-p)[:3])
+        np.testing.assert_allclose(
+            [q for _, q in best], np.sort(p)[::-1][:3], rtol=1e-5
+        )
+    with pytest.raises(ValueError, match="has no run.json"):
+        evaluate.evaluate(tmp_path)
+    with pytest.raises(ValueError, match="does not exist"):
+        predict.predict(folder, [tmp_path / "nope.png"])
+
+
+def test_without_model_dir_every_run_gets_a_new_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first = usable_run_dir("", "anomaly", "idx:../x/y")
+    second = usable_run_dir("", "anomaly", "idx:../x/y")
+    assert first != second and first.is_dir() and second.is_dir()
+    assert first.parent.resolve() == (tmp_path / "runs").resolve()
+    assert first.name.startswith("anomaly-idx-.._x_y-")
