@@ -37,6 +37,7 @@ from experiments import data as data_lib  # noqa: E402
 from experiments.rundir import new_run_dir
 from keras_cheats.models import cnn  # noqa: E402
 from loops.checkpointing import write_json_atomic  # noqa: E402
+from loops.options import check_int  # noqa: E402
 
 
 def _digit(y, num_classes):
@@ -115,13 +116,7 @@ class MultitaskConfig:
             self, "loss_weights", {h: float(weights.get(h, 1.0)) for h in heads}
         )
         for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int)
-                or value < 1
-            ):
-                raise ValueError(f"{name}={value!r}; expected an integer >= 1")
+            check_int(name, getattr(self, name), 1)
         if not self.learning_rate > 0:
             raise ValueError(
                 f"learning_rate={self.learning_rate!r}; expected a number > 0"

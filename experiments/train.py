@@ -20,6 +20,7 @@ from absl import app, flags, logging  # noqa: E402
 from experiments import cli, registry  # noqa: E402
 from experiments.strategies import STRATEGIES  # noqa: E402
 from keras_cheats.schedules import SCHEDULES  # noqa: E402
+from loops.options import check_int  # noqa: E402
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -79,13 +80,7 @@ class Config:
                 f"learning_rate={self.learning_rate!r}; expected a number > 0"
             )
         for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int)
-                or value < 1
-            ):
-                raise ValueError(f"{name}={value!r}; expected an integer >= 1")
+            check_int(name, getattr(self, name), 1)
         if not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
             raise ValueError(
                 f"warmup_steps={self.warmup_steps!r}; expected an integer >= 0"

@@ -46,20 +46,20 @@ class LoopOptions:
     verbose: int = 1
 
     def __post_init__(self):
-        _check_int("epochs", self.epochs, 1)
+        check_int("epochs", self.epochs, 1)
         if self.steps_per_execution != AUTO:
-            _check_int("steps_per_execution", self.steps_per_execution, 1)
+            check_int("steps_per_execution", self.steps_per_execution, 1)
         if self.jit_compile not in (True, False, AUTO):
             raise ValueError(
                 f"jit_compile={self.jit_compile!r}; expected True, False "
                 "or 'auto'"
             )
-        _check_int("checkpoint_every_steps", self.checkpoint_every_steps, 0)
-        _check_int("max_checkpoints", self.max_checkpoints, 1)
+        check_int("checkpoint_every_steps", self.checkpoint_every_steps, 0)
+        check_int("max_checkpoints", self.max_checkpoints, 1)
         if self.verbose not in (0, 1, 2):
             raise ValueError(f"verbose={self.verbose!r}; expected 0, 1 or 2")
         if self.seed is not None:
-            _check_int("seed", self.seed, 0)
+            check_int("seed", self.seed, 0)
         if self.deterministic and self.seed is None:
             raise ValueError("deterministic=True needs a seed; got seed=None")
 
@@ -159,6 +159,6 @@ def _layers(layer):
             yield from _layers(child)
 
 
-def _check_int(name, value, minimum):
+def check_int(name, value, minimum):
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name}={value!r}; expected an integer >= {minimum}")
