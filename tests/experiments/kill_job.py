@@ -26,7 +26,7 @@ tf.config.threading.set_intra_op_parallelism_threads(1)
 tf.config.threading.set_inter_op_parallelism_threads(1)
 
 CONFIG = dict(
-    model="mlp", epochs=4, batch_size=256, seed=5, deterministic=True,
+    model="mlp", epochs=3, batch_size=512, seed=5, deterministic=True,
     verbose=0,
 )  # fmt: skip
 

@@ -171,6 +171,24 @@ def test_bad_speed_options_name_the_value(kwargs, message):
         train.Config(**kwargs)
 
 
+def _start(*args):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "experiments.train", *args],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+
+
+def _finish(proc, timeout=300):
+    """The finished process, with its output as `stdout` and `stderr`."""
+    proc.stdout_text, proc.stderr_text = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, proc.stderr_text[-3000:]
+    return subprocess.CompletedProcess(
+        proc.args, proc.returncode, proc.stdout_text, proc.stderr_text
+    )
+
+
 def _run_json(folder):
     return json.loads((folder / "metrics.json").read_text())
 
@@ -192,15 +210,16 @@ def test_fit_and_loop_trainers_make_the_same_run_from_the_cli(tmp_path):
     """The command users run, twice: same numbers, same run folder, and
     each trainer resumes the other's folder."""
     common = ["--model=mlp", "--dataset=digits", "--seed=7", "--deterministic"]
-    runs = {}
-    for trainer in ("loop", "fit"):
-        done = _cli(
+    runs, first = {}, {}
+    for trainer in ("loop", "fit"):  # both at once
+        first[trainer] = _start(
             *common,
             "--epochs=2",
             f"--trainer={trainer}",
             f"--model_dir={tmp_path / trainer}",
         )
-        assert done.returncode == 0, done.stderr[-3000:]
+    for trainer in ("loop", "fit"):
+        done = _finish(first[trainer])
         # 1,437 training images in batches of 64: 23 steps, 23 shown.
         counts = {int(c) for c in re.findall(r"(\d+)/23\b", done.stdout)}
         assert max(counts) == 23, (trainer, counts)
@@ -219,16 +238,20 @@ def test_fit_and_loop_trainers_make_the_same_run_from_the_cli(tmp_path):
     assert all(s > 0 for s in fit["history"]["samples_per_second"])
     for key in loop["test"]:
         assert loop["test"][key] == pytest.approx(fit["test"][key], abs=1e-5)
-    # Each trainer continues the other's run to epoch 3.
-    for trainer, folder in (("fit", "loop"), ("loop", "fit")):
-        done = _cli(
+    # Each trainer continues the other's run to epoch 3 (both at once).
+    pairs = (("fit", "loop"), ("loop", "fit"))
+    resumed = {
+        folder: _start(
             *common,
             "--epochs=3",
             f"--trainer={trainer}",
             f"--model_dir={tmp_path / folder}",
             "--verbose=0",
         )
-        assert done.returncode == 0, done.stderr[-3000:]
+        for trainer, folder in pairs
+    }
+    for folder, proc in resumed.items():
+        done = _finish(proc)
         runs[folder] = _run_json(tmp_path / folder)["history"]
         assert "Epoch 1/" not in done.stdout
     _same_history(runs["loop"], runs["fit"])
