@@ -15,6 +15,7 @@ import pytest
 from experiments import train
 from experiments.rundir import usable_run_dir
 from tests.conftest import REPO
+from tests.experiments.helpers import start_train
 
 
 def _config(folder, **kwargs):
@@ -76,15 +77,6 @@ def test_files_of_a_run_folder_share_their_permissions(tmp_path):
     assert len(set(modes.values())) == 1, modes
 
 
-def _cli(*args):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "experiments.train", *args],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-
-
 @pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     """The command, stopped as a preempted VM stops it (SIGINT takes the
@@ -92,7 +84,7 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     signum = signal.SIGTERM
     folder = tmp_path / "run"
     args = ["--model=mlp", "--steps_per_execution=1", "--verbose=0"]
-    proc = _cli(*args, "--epochs=1000", f"--model_dir={folder}")
+    proc = start_train(*args, "--epochs=1000", f"--model_dir={folder}")
     deadline = time.monotonic() + 120
     while not (folder / "history.json").exists():  # an epoch is done
         assert proc.poll() is None and time.monotonic() < deadline
@@ -110,7 +102,7 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     history = json.loads((folder / "history.json").read_text())
     assert len(history["loss"]) == epoch - 1  # that epoch was not finished
     # The same command with --epochs up to that epoch finishes it.
-    rerun = _cli(*args, f"--epochs={epoch}", f"--model_dir={folder}")
+    rerun = start_train(*args, f"--epochs={epoch}", f"--model_dir={folder}")
     _, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err[-3000:]
     assert 0 < step < 23

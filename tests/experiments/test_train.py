@@ -13,6 +13,7 @@ import tensorflow as tf
 from experiments import train
 from experiments.strategies import make_strategy
 from tests.conftest import REPO
+from tests.experiments.helpers import start_train
 
 
 def _config(tmp_path, **kwargs):
@@ -171,15 +172,6 @@ def test_bad_speed_options_name_the_value(kwargs, message):
         train.Config(**kwargs)
 
 
-def _start(*args):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "experiments.train", *args],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-
-
 def _finish(proc, timeout=300):
     """The finished process, with its output as `stdout` and `stderr`."""
     proc.stdout_text, proc.stderr_text = proc.communicate(timeout=timeout)
@@ -212,7 +204,7 @@ def test_fit_and_loop_trainers_make_the_same_run_from_the_cli(tmp_path):
     common = ["--model=mlp", "--dataset=digits", "--seed=7", "--deterministic"]
     runs, first = {}, {}
     for trainer in ("loop", "fit"):  # both at once
-        first[trainer] = _start(
+        first[trainer] = start_train(
             *common,
             "--epochs=2",
             f"--trainer={trainer}",
@@ -241,7 +233,7 @@ def test_fit_and_loop_trainers_make_the_same_run_from_the_cli(tmp_path):
     # Each trainer continues the other's run to epoch 3 (both at once).
     pairs = (("fit", "loop"), ("loop", "fit"))
     resumed = {
-        folder: _start(
+        folder: start_train(
             *common,
             "--epochs=3",
             f"--trainer={trainer}",
@@ -291,22 +283,8 @@ USAGE_ERRORS = [
 
 @pytest.mark.slow
 def test_a_usage_error_is_one_line_naming_the_flag(tmp_path):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     procs = [  # all at once: each fails before training
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "experiments.train",
-                *args,
-                f"--model_dir={tmp_path / str(i)}",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
+        start_train(*args, f"--model_dir={tmp_path / str(i)}")
         for i, (args, _) in enumerate(USAGE_ERRORS)
     ]
     for proc, (args, message) in zip(procs, USAGE_ERRORS):
