@@ -30,8 +30,10 @@ def run(main):
     """Runs `main` as `app.run` does, but a usage error prints one line
     (`<program>: error: <message>; see --help`) and exits 2; a training
     stopped by SIGINT or SIGTERM (`loops.Interrupted`, after saving a
-    checkpoint) prints one line and exits 130 or 143; Ctrl-C elsewhere
-    prints `interrupted` and exits 130; none with a traceback."""
+    checkpoint) prints one line and exits 130 or 143; a multi-worker run
+    that lost a worker (`loops.interrupt.PeerLost`) prints one line and
+    exits 75; Ctrl-C elsewhere prints `interrupted` and exits 130; none
+    with a traceback."""
     quiet_tensorflow_info()
     try:
         app.run(
@@ -92,9 +94,9 @@ def _usage_errors_in_one_line(main, argv):
     except USAGE_ERRORS as e:
         _usage_error(e)
     except Exception as e:
-        from loops.interrupt import Interrupted  # TF is loaded by now
+        from loops.interrupt import Interrupted, PeerLost  # TF is loaded
 
-        if not isinstance(e, Interrupted):
+        if not isinstance(e, (Interrupted, PeerLost)):
             raise
         print(f"{_program()}: {e}", file=sys.stderr)
         sys.exit(e.exit_status)

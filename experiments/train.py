@@ -158,6 +158,7 @@ def train_and_evaluate(config: Config, strategy=None) -> dict:
 
     import loops
     from experiments.rundir import usable_run_dir
+    from loops.interrupt import peers_watched
 
     strategy = strategy or tf.distribute.get_strategy()
     model_dir = usable_run_dir(config.model_dir, config.model, config.dataset)
@@ -165,7 +166,9 @@ def train_and_evaluate(config: Config, strategy=None) -> dict:
     previous_policy = keras.mixed_precision.global_policy().name
     keras.mixed_precision.set_global_policy(config.mixed_precision)
     try:
-        return _train_and_evaluate(config, strategy, model_dir)
+        checkpoints = model_dir / "checkpoints"
+        with peers_watched(strategy, checkpoints):  # a lost worker: 1 line
+            return _train_and_evaluate(config, strategy, model_dir)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
 

@@ -5,7 +5,9 @@ state of each Keras `SeedGenerator`, which a plain `tf.train.Checkpoint` of
 a Keras 3 model does not hold, so Dropout would diverge after a resume),
 the optimizer(s), the position in the data: (epoch, step in epoch), and the
 history of the finished epochs (so that a kill at any instant leaves a
-checkpoint and a history that agree: history.json is only its copy).
+checkpoint and a history that agree: history.json is only its copy), and,
+for a checkpoint within an epoch, that epoch's running sums and metric
+state (so the resumed epoch's means are those of the whole epoch).
 
 A checkpoint that fails to restore (truncated, bad checksum, index or data
 file missing) is reported in one warning line, moved aside into
@@ -28,8 +30,9 @@ class NoIntactCheckpointError(RuntimeError):
     """Every checkpoint of a run folder failed to restore."""
 
 
-class History(tf.train.experimental.PythonState):
-    """{name: [one float per finished epoch]}, saved in the checkpoint."""
+class JsonState(tf.train.experimental.PythonState):
+    """A JSON value saved in the checkpoint: the history of the finished
+    epochs ({name: [one float per epoch]}), or the epoch so far."""
 
     def __init__(self):
         self.value = {}
@@ -100,10 +103,12 @@ class RunState:
             optimizer if isinstance(optimizer, dict) else {"": optimizer}
         )
         self._model = model
-        self.history = History()
+        self.history = JsonState()
+        self.epoch_so_far = JsonState()
         self.checkpoint = tf.train.Checkpoint(
             model_variables=list(model.variables),
             history=self.history,
+            epoch_so_far=self.epoch_so_far,
             epoch=self.epoch,
             step_in_epoch=self.step_in_epoch,
             global_step=self.global_step,
@@ -121,8 +126,10 @@ class RunState:
             self._new_manager()
 
     def _new_manager(self):
+        # It keeps every checkpoint: `save` deletes old ones itself, only
+        # after the new one has been read back.
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint, self._write_directory, self._max_to_keep
+            self.checkpoint, self._write_directory, max_to_keep=None
         )
 
     def restore_latest(self):
@@ -162,17 +169,64 @@ class RunState:
         return None
 
     def save(self):
-        """Saves unless a weight is not finite; returns the path or None."""
+        """Saves unless a weight is not finite; returns the path or None.
+
+        The new checkpoint is read back (every tensor, so every checksum)
+        before the oldest beyond `max_to_keep` are deleted; one that does not
+        read back is moved aside with a warning, and None is returned.
+        """
         if self.manager is None:
             return None
         if not all_finite(self._model.variables):
+            logging.warning(
+                "weights not finite at step %d; checkpoint not saved",
+                int(self.global_step.numpy()),
+            )
             return None
         path = self.manager.save(
             checkpoint_number=int(self.global_step.numpy())
         )
-        if self._throwaway:
+        if self._throwaway:  # the chief's copy is the one that stays
             shutil.rmtree(self.manager.directory, ignore_errors=True)
+            return str(pathlib.Path(self.directory) / pathlib.Path(path).name)
+        error = unreadable(path)
+        if error is not None:
+            where = _move_aside(path)
+            logging.warning(
+                "checkpoint %s does not read back (%s); moved to %s, the "
+                "older checkpoints are kept", path, error, where,
+            )  # fmt: skip
+            self._keep_newest()
+            return None
+        self._keep_newest()
         return path
+
+    def _keep_newest(self):
+        """Deletes all but the newest `max_to_keep` intact checkpoints."""
+        found = checkpoints_in(self.directory)
+        for old in found[self._max_to_keep :]:
+            for f in pathlib.Path(old).parent.glob(
+                pathlib.Path(old).name + ".*"
+            ):
+                f.unlink()
+        kept = found[: self._max_to_keep]
+        if kept:
+            tf.compat.v1.train.update_checkpoint_state(
+                str(self.directory), kept[0], kept[::-1]
+            )
+        self._new_manager()
+
+
+def unreadable(prefix):
+    """Why checkpoint `prefix` cannot be read back, or None if every tensor
+    reads (each read checks that tensor's checksum)."""
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        for key in reader.get_variable_to_shape_map():
+            reader.get_tensor(key)
+    except (tf.errors.OpError, IndexError, ValueError) as e:
+        return f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200]}"
+    return None
 
 
 _CKPT = re.compile(r"^(ckpt-(\d+))\.(index|data-\d+-of-\d+)$")

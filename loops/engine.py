@@ -17,7 +17,12 @@ import tensorflow as tf
 from absl import logging
 
 from loops import inputs
-from loops.interrupt import Interrupted, stop_on_signals
+from loops.interrupt import (
+    Interrupted,
+    agreed_signal,
+    peers_watched,
+    stop_on_signals,
+)
 from loops.options import LoopOptions, device_type
 from loops.run_folder import RunFolder, learning_rate
 from loops.task import Task
@@ -99,12 +104,16 @@ def fit(
     every = options.checkpoint_every_steps
     model.stop_training, logs = False, {}
     cbs.on_train_begin()
-    with stop_on_signals() as signal:  # SIGINT, SIGTERM: stop cleanly
+    stops = stop_on_signals()  # SIGINT, SIGTERM: stop cleanly
+    peers = peers_watched(strategy, run.checkpoint_dir)  # a lost worker
+    with stops as signal, peers:
         for epoch in range(start_epoch, options.epochs):  # 5. repeat
             cbs.on_epoch_begin(epoch)
             for m in trainer.metrics:
                 m.reset_state()
             t0, totals, step = time.perf_counter(), Totals(), skip
+            if skip:  # resumed within this epoch: its steps so far count
+                t0 -= run.resume_epoch(totals, trainer.metrics)
             calls = source.calls(epoch, skip, options.steps_per_execution)
             for n, call_inputs in calls:
                 cbs.on_train_batch_begin(step)
@@ -115,14 +124,15 @@ def fit(
                 run.global_step += result.steps
                 logs = {**totals.means(), **result.metrics}
                 cbs.on_train_batch_end(step - 1, logs)
-                if signal.signum is not None:
+                so_far = (totals, trainer.metrics, time.perf_counter() - t0)
+                signum = agreed_signal(strategy, signal.signum)
+                if signum is not None:
                     where = f"at step {step} of epoch {epoch + 1}"
-                    raise Interrupted(
-                        signal.signum, run.save(epoch, step), where
-                    )
+                    saved = run.save(epoch, step, so_far)
+                    raise Interrupted(signum, saved, where)
                 crossed = every and before // every < step // every
                 if crossed and step < steps_per_epoch:
-                    run.save(epoch, step)  # within the epoch
+                    run.save(epoch, step, so_far)  # within the epoch
                 if model.stop_training:
                     break
             seconds = time.perf_counter() - t0

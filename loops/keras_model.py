@@ -18,6 +18,7 @@ import keras
 import tensorflow as tf
 
 from loops.in_memory import InMemory
+from loops.interrupt import agreed_signal
 from loops.run_folder import learning_rate
 from loops.scaling import global_batch_size
 from loops.task import supervised
@@ -155,7 +156,12 @@ class RunFolderCallback(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         # A signal (`loops.interrupt`) stops at this call's end; the epoch
         # is not saved: the run resumes from the last epoch's end.
-        if self.signal is not None and self.signal.signum is not None:
+        if self.signal is None:
+            return
+        strategy = self.model.distribute_strategy
+        signum = agreed_signal(strategy, self.signal.signum)  # or a peer's
+        if signum is not None:
+            self.signal.signum = signum
             self.model.stop_training = True
             if self.interrupted_in_epoch is None:
                 self.interrupted_in_epoch = self._epoch

@@ -83,13 +83,39 @@ class RunFolder:
         }
         return epoch, int(self.state.step_in_epoch.numpy())
 
-    def save(self, epoch, step):
+    def save(self, epoch, step, so_far=None):
         """Checkpoints the run at (epoch, step in epoch); returns the path,
-        or None without a folder or when a weight is not finite."""
+        or None without a folder or when a weight is not finite. Within an
+        epoch, `so_far` = (Totals, metrics, seconds) of the epoch's steps
+        until now, which `resume_epoch` gives back."""
+        totals, metrics, seconds = so_far or (None, (), 0.0)
+        self.state.epoch_so_far.value = (
+            {
+                "sums": totals.sums,
+                "count": totals.count,
+                "seconds": seconds,
+                "metrics": [v.numpy().tolist() for v in _variables(metrics)],
+            }
+            if step and totals is not None
+            else {}
+        )
         self.state.epoch.assign(epoch)
         self.state.step_in_epoch.assign(step)
         self.state.global_step.assign(self.global_step)
         return self.state.save()
+
+    def resume_epoch(self, totals, metrics):
+        """Puts the restored epoch's sums so far into `totals` and its
+        state into `metrics`; returns its seconds so far (0 if none)."""
+        so_far = self.state.epoch_so_far.value
+        if not so_far:
+            return 0.0
+        totals.sums, totals.count = dict(so_far["sums"]), so_far["count"]
+        for variable, value in zip(
+            _variables(metrics), so_far["metrics"], strict=True
+        ):
+            variable.assign(value)
+        return so_far["seconds"]
 
     def end_epoch(self, epoch, logs):
         """Adds the epoch to the history, writes its summaries, then saves
@@ -98,10 +124,7 @@ class RunFolder:
             self.history.setdefault(k, []).append(float(v))
         self.state.history.value = self.history
         self._write_summaries(logs, epoch)
-        if self.save(epoch + 1, 0) is None and self.dir is not None:
-            logging.warning(
-                "epoch %d: weights not finite; not saved", epoch + 1
-            )
+        self.save(epoch + 1, 0)
         if self.dir is not None and self.chief:
             checkpointing.write_json_atomic(
                 self.dir / "history.json", self.history
@@ -116,3 +139,7 @@ class RunFolder:
                     tf.summary.scalar(k.removeprefix("val_"), v, step=epoch)
         for writer in self._writers.values():
             writer.flush()
+
+
+def _variables(metrics):
+    return [v for m in metrics for v in m.variables]

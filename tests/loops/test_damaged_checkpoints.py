@@ -5,6 +5,7 @@ import pathlib
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import loops
 from loops.checkpointing import NoIntactCheckpointError
@@ -64,3 +65,38 @@ def test_no_intact_checkpoint_stops_instead_of_starting_over(tmp_path):
         index.unlink()
     with pytest.raises(NoIntactCheckpointError, match="no checkpoint in"):
         _fit(run, 2)
+
+
+def test_a_new_checkpoint_that_does_not_read_back_replaces_nothing(
+    tmp_path, caplog, monkeypatch
+):
+    """A disk that damages the newest write: it is moved aside, and the
+    older checkpoints stay (max_checkpoints=3 would have dropped ckpt-4)."""
+    run = tmp_path / "run"
+    _fit(run, 3)  # ckpt-4, ckpt-8, ckpt-12
+    ckpts = run / "checkpoints"
+    save = tf.train.CheckpointManager.save
+
+    def save_then_damage(self, *args, **kwargs):
+        path = save(self, *args, **kwargs)
+        path_ = pathlib.Path(path)
+        _zero(sorted(path_.parent.glob(f"{path_.name}.*")))
+        return path
+
+    monkeypatch.setattr(tf.train.CheckpointManager, "save", save_then_damage)
+    with caplog.at_level("WARNING"):
+        _fit(run, 4)
+    assert "ckpt-16 does not read back" in caplog.text
+    assert sorted(p.name for p in ckpts.glob("*.index")) == [
+        "ckpt-12.index", "ckpt-4.index", "ckpt-8.index",
+    ]  # fmt: skip
+    assert sorted(p.name for p in (ckpts / "damaged").iterdir()) == [
+        "ckpt-16.data-00000-of-00001", "ckpt-16.index",
+    ]  # fmt: skip
+    # The next good save drops the oldest, only then.
+    monkeypatch.setattr(tf.train.CheckpointManager, "save", save)
+    _fit(run, 4)
+    assert sorted(p.name for p in ckpts.glob("*.index")) == [
+        "ckpt-12.index", "ckpt-16.index", "ckpt-8.index",
+    ]  # fmt: skip
+    assert tf.train.latest_checkpoint(str(ckpts)).endswith("ckpt-16")
