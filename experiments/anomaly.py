@@ -210,6 +210,7 @@ def define_flags():
     flags.DEFINE_string(
         "model_dir", "", "Run directory (default: a new folder under runs/)."
     )
+    flags.DEFINE_boolean("restart", False, cli.RESTART_HELP)
 
 
 def held_out_classes(flag):
@@ -227,14 +228,20 @@ def held_out_classes(flag):
 
 def main(argv):
     del argv
-    from experiments.rundir import usable_run_dir
+    from experiments.rundir import open_run, record_of
 
     fields = ("dataset", "model", "latent_dim", "noise", "epochs")
     fields += ("batch_size", "learning_rate", "seed")
     base = {name: FLAGS[name].value for name in fields}
     try:
         classes = held_out_classes(FLAGS.held_out)
-        folder = usable_run_dir(FLAGS.model_dir, "anomaly", FLAGS.dataset)
+        record = record_of(
+            "anomaly", AnomalyConfig(**base), held_out=[int(c) for c in classes]
+        )
+        folder = open_run(
+            FLAGS.model_dir, "anomaly", record, dataset=FLAGS.dataset,
+            restart=FLAGS.restart,
+        )  # fmt: skip
         summary = {}
         for c in classes:
             result = run(

@@ -25,6 +25,12 @@ from absl import logging as absl_logging
 # dataset that cannot be read, say) into app.UsageError.
 USAGE_ERRORS = (app.UsageError, ValueError)
 
+# The help of every experiment's --restart (`experiments.rundir.claim`).
+RESTART_HELP = (
+    "Start anew in a --model_dir that holds another run, after moving it "
+    "aside to MODEL_DIR.old-TIMESTAMP."
+)
+
 
 def run(main):
     """Runs `main` as `app.run` does, but a usage error prints one line

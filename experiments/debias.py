@@ -556,18 +556,23 @@ def define_flags():
     flags.DEFINE_string(
         "model_dir", "", "Run directory (default: a new folder under runs/)."
     )
+    flags.DEFINE_boolean("restart", False, cli.RESTART_HELP)
 
 
 def main(argv):
     del argv
-    from experiments.rundir import usable_run_dir
+    from experiments.rundir import open_run, record_of
 
     names = [f.name for f in dataclasses.fields(DebiasConfig)]
     skip = ("arms", "verbose", "seed")
     values = {n: FLAGS[n].value for n in names if n not in skip}
     try:
         config = DebiasConfig(**values, arms=tuple(FLAGS.arms))
-        folder = usable_run_dir(FLAGS.model_dir, "debias", config.dataset)
+        record = record_of("debias", config, seeds=list(FLAGS.seeds))
+        folder = open_run(
+            FLAGS.model_dir, "debias", record, dataset=config.dataset,
+            restart=FLAGS.restart,
+        )  # fmt: skip
         result = run_seeds(config, FLAGS.seeds, folder)
     except ValueError as e:
         raise app.UsageError(str(e)) from None

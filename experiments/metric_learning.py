@@ -40,7 +40,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import dataclasses  # noqa: E402
-import pathlib  # noqa: E402
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -50,7 +49,7 @@ import loops  # noqa: E402
 from experiments import cli  # noqa: E402
 from experiments import data as data_lib  # noqa: E402
 from experiments.retrieval import recall_at_k  # noqa: E402
-from experiments.rundir import new_run_dir
+from experiments.rundir import open_run, record_of
 from keras_cheats.losses import (  # noqa: E402
     ContrastiveLoss,
     TripletLoss,
@@ -85,6 +84,7 @@ class Config:
       margin: alpha (triplet) or m (contrastive); None takes
         DEFAULT_MARGINS[loss].
       model_dir: run directory ("" for a new folder under runs/).
+      restart: move a model_dir that holds another run aside first.
       verbose: 0 silent, 1 progress bar, 2 one line per epoch.
     """
 
@@ -99,6 +99,7 @@ class Config:
     margin: float | None = None
     seed: int = 0
     model_dir: str = ""
+    restart: bool = False
     verbose: int = 1
 
     def __post_init__(self):
@@ -287,9 +288,10 @@ def train_and_evaluate(config: Config) -> dict:
         "recall@5"}, "baselines": {"untrained": {...}, "raw_pixels":
         {...}}, "model_dir"}.
     """
-    model_dir = pathlib.Path(
-        config.model_dir or new_run_dir(config.loss, config.dataset)
-    )
+    model_dir = open_run(
+        config.model_dir, config.loss, record_of("metric_learning", config),
+        dataset=config.dataset, restart=config.restart,
+    )  # fmt: skip
     loops.seed_everything(config.seed)
     data = data_lib.load(
         config.dataset, batch_size=config.batch_size, seed=config.seed
@@ -375,6 +377,7 @@ def define_flags():
         "",
         "Run directory; reuse it to resume (default: runs/...).",
     )
+    flags.DEFINE_boolean("restart", False, cli.RESTART_HELP)
     flags.DEFINE_integer("verbose", 1, "0 silent, 1 progress bar, 2 per epoch.")
 
 

@@ -25,7 +25,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import dataclasses  # noqa: E402
 import math  # noqa: E402
-import pathlib  # noqa: E402
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -34,7 +33,7 @@ from absl import app, flags  # noqa: E402
 import loops  # noqa: E402
 from experiments import cli  # noqa: E402
 from experiments import data as data_lib  # noqa: E402
-from experiments.rundir import new_run_dir
+from experiments.rundir import open_run, record_of
 from keras_cheats.models import cnn  # noqa: E402
 from loops.checkpointing import write_json_atomic  # noqa: E402
 from loops.options import check_int  # noqa: E402
@@ -71,6 +70,7 @@ class MultitaskConfig:
       epochs, batch_size, learning_rate (Adam), seed: training.
       filters, dense_units, dropout: the shared CNN trunk.
       model_dir: run directory (default: a new folder under runs/).
+      restart: move a model_dir that holds another run aside first.
       verbose: 0 silent, 1 progress bar, 2 one line per epoch.
     """
 
@@ -85,6 +85,7 @@ class MultitaskConfig:
     dropout: float = 0.25
     seed: int = 0
     model_dir: str = ""
+    restart: bool = False
     verbose: int = 0
 
     def __post_init__(self):
@@ -187,6 +188,10 @@ def make_task(heads, loss_weights):
 
 def run(config: MultitaskConfig) -> dict:
     """Trains the multi-task model; writes and returns metrics.json."""
+    model_dir = open_run(
+        config.model_dir, "multitask", record_of("multitask", config),
+        dataset=config.dataset, restart=config.restart,
+    )  # fmt: skip
     loops.seed_everything(config.seed)
     data = data_lib.load(
         config.dataset, batch_size=config.batch_size, seed=config.seed
@@ -196,9 +201,6 @@ def run(config: MultitaskConfig) -> dict:
     train, test = data.train.map(prepare), data.test.map(prepare)
     model = build_multitask_model(data.info.image_shape, classes, config)
     task = make_task(config.heads, config.loss_weights)
-    model_dir = pathlib.Path(
-        config.model_dir or new_run_dir("multitask", config.dataset)
-    )
     history = loops.fit(
         model,
         keras.optimizers.Adam(config.learning_rate),
@@ -262,6 +264,7 @@ def define_flags():
     flags.DEFINE_float("learning_rate", defaults.learning_rate, "Adam step.")
     flags.DEFINE_integer("seed", defaults.seed, "Seed.")
     flags.DEFINE_string("model_dir", "", "Run directory (resumes if reused).")
+    flags.DEFINE_boolean("restart", False, cli.RESTART_HELP)
     flags.DEFINE_integer("verbose", 2, "0 silent, 1 progress bar, 2 per epoch.")
 
 
@@ -277,6 +280,7 @@ def main(argv):
             learning_rate=FLAGS.learning_rate,
             seed=FLAGS.seed,
             model_dir=FLAGS.model_dir,
+            restart=FLAGS.restart,
             verbose=FLAGS.verbose,
         )
         result = run(config)

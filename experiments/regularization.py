@@ -35,7 +35,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import dataclasses  # noqa: E402
-import pathlib  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -44,7 +43,7 @@ from absl import app, flags  # noqa: E402
 import loops  # noqa: E402
 from experiments import cli  # noqa: E402
 from experiments import data as data_lib  # noqa: E402
-from experiments.rundir import new_run_dir
+from experiments.rundir import open_run, record_of
 from keras_cheats.models import mlp  # noqa: E402
 from loops.checkpointing import write_json_atomic  # noqa: E402
 
@@ -111,6 +110,7 @@ class ExperimentConfig:
       batch_size, learning_rate (Adam), seed: training.
       hidden_units: the MLP's hidden layers.
       model_dir: run directory (default: a new folder under runs/).
+      restart: move a model_dir that holds another run aside first.
       verbose: 0 silent, 1 progress bars, 2 one line per epoch.
     """
 
@@ -123,6 +123,7 @@ class ExperimentConfig:
     hidden_units: tuple = (256, 256)
     seed: int = 0
     model_dir: str = ""
+    restart: bool = False
     verbose: int = 0
 
     def __post_init__(self):
@@ -284,6 +285,12 @@ def run(config: ExperimentConfig, regs) -> dict:
         raise ValueError(
             f"configurations {names}; expected at least one, no duplicates"
         )
+    model_dir = open_run(
+        config.model_dir, "regularization",
+        record_of("regularization", config,
+                  configurations=[dataclasses.asdict(r) for r in regs]),
+        dataset=config.dataset, restart=config.restart,
+    )  # fmt: skip
     train, test, info = data_lib.load_splits(config.dataset)
     train, validation = sample_splits(
         train, config.train_size, config.validation_size, config.seed
@@ -293,9 +300,6 @@ def run(config: ExperimentConfig, regs) -> dict:
         results[reg.name], histories[reg.name] = train_one(
             reg, train, validation, test, info, config
         )
-    model_dir = pathlib.Path(
-        config.model_dir or new_run_dir("regularization", config.dataset)
-    )
     result = {
         "config": dataclasses.asdict(config),
         "dataset": dataclasses.asdict(info),
@@ -356,6 +360,7 @@ def define_flags():
     flags.DEFINE_float("learning_rate", defaults.learning_rate, "Adam step.")
     flags.DEFINE_integer("seed", defaults.seed, "Seed.")
     flags.DEFINE_string("model_dir", "", "Run directory for metrics.json.")
+    flags.DEFINE_boolean("restart", False, cli.RESTART_HELP)
     flags.DEFINE_integer("verbose", 0, "0 silent, 1 progress bar, 2 per epoch.")
 
 
@@ -380,6 +385,7 @@ def main(argv):
             learning_rate=FLAGS.learning_rate,
             seed=FLAGS.seed,
             model_dir=FLAGS.model_dir,
+            restart=FLAGS.restart,
             verbose=FLAGS.verbose,
         )
         result = run(config, regs)

@@ -8,10 +8,13 @@ run is refused with one line that lists each difference, unless
 --restart moves the old folder aside first.
 """
 
+import dataclasses
 import datetime
 import json
 import os
 import pathlib
+
+from absl import logging
 
 from loops.checkpointing import read_json, write_json_atomic
 
@@ -67,7 +70,8 @@ def claim(path, record: dict, restart: bool = False, write: bool = True):
     old run was moved to (with `restart`), else None.
 
     A folder whose run.json differs from `record` is refused with a
-    ValueError listing each difference; `restart` renames the folder to
+    ValueError listing each difference (unless run.json is all it holds:
+    a run that failed before its first result, e.g. on a bad option); `restart` renames the folder to
     `<path>.old-<timestamp>` (nothing is deleted) and starts anew. Only
     `write` (the chief of a multi-worker run) writes run.json.
     """
@@ -82,6 +86,8 @@ def claim(path, record: dict, restart: bool = False, write: bool = True):
         path.rename(moved)
         path.mkdir()
         saved = None
+    if saved is not None and not _holds_results(path):
+        saved = None  # claimed by a run that stopped before any result
     if saved is not None:
         changes = [
             f"{key} {saved.get(key)!r} -> {record.get(key)!r}"
@@ -99,3 +105,38 @@ def claim(path, record: dict, restart: bool = False, write: bool = True):
     elif write:
         write_json_atomic(path / RECORD, record)
     return moved
+
+
+def _holds_results(path):
+    return any(p.name != RECORD for p in path.iterdir())
+
+
+# Config fields that may change between the runs of one folder: how long
+# (a larger --epochs continues a run that resumes), where, and how loud.
+RUN_NEUTRAL = frozenset(
+    {"epochs", "model_dir", "restart", "verbose", "data_dir", "download"}
+)
+
+
+def record_of(kind: str, config, **extra) -> dict:
+    """The run.json record of an experiment's config dataclass: its
+    fields but RUN_NEUTRAL ones, under `"experiment": kind`, with `extra`
+    (settings passed beside the config)."""
+    fields = {
+        k: v
+        for k, v in dataclasses.asdict(config).items()
+        if k not in RUN_NEUTRAL
+    }
+    return {"experiment": kind, **fields, **extra}
+
+
+def open_run(model_dir, kind, record, *, dataset="", restart=False):
+    """The run folder of one experiment's run, ready to write: `model_dir`
+    ("" for a new one under runs/) checked by `usable_run_dir` and claimed
+    for `record` (run.json). An old run moved aside by `restart` is named
+    in a warning."""
+    path = usable_run_dir(model_dir, kind, dataset)
+    moved = claim(path, record, restart=restart)
+    if moved is not None:
+        logging.warning("--restart: the previous run is now in %s", moved)
+    return path

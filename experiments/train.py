@@ -467,12 +467,7 @@ def define_flags():
         "Run directory; reuse it to resume (default: a new folder under "
         "runs/).",
     )
-    flags.DEFINE_bool(
-        "restart",
-        False,
-        "Start anew in a --model_dir that holds another run, after moving "
-        "it aside to MODEL_DIR.old-TIMESTAMP.",
-    )
+    flags.DEFINE_bool("restart", False, cli.RESTART_HELP)
     flags.DEFINE_enum("trainer", "loop", TRAINERS, "loops.fit or model.fit.")
     flags.DEFINE_enum("strategy", "auto", STRATEGIES, "tf.distribute strategy.")
     flags.DEFINE_string("tpu", "", "TPU name for --strategy=tpu.")

@@ -35,7 +35,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import dataclasses  # noqa: E402
-import pathlib  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -44,7 +43,7 @@ from absl import app, flags  # noqa: E402
 import loops  # noqa: E402
 from experiments import cli  # noqa: E402
 from experiments import data as data_lib  # noqa: E402
-from experiments.rundir import new_run_dir
+from experiments.rundir import open_run, record_of
 from keras_cheats.models import cnn  # noqa: E402
 from loops.checkpointing import write_json_atomic  # noqa: E402
 
@@ -72,6 +71,7 @@ class TransferConfig:
       dropout: dropout before each classification layer.
       seed: seeds the budget sample, the initial weights and the shuffles.
       model_dir: run directory (default: a new folder under runs/).
+      restart: move a model_dir that holds another run aside first.
       verbose: 0 silent, 1 progress bars, 2 one line per epoch.
     """
 
@@ -89,6 +89,7 @@ class TransferConfig:
     dropout: float = 0.25
     seed: int = 0
     model_dir: str = ""
+    restart: bool = False
     verbose: int = 0
 
     def __post_init__(self):
@@ -309,6 +310,10 @@ def accuracy(model, split, batch_size=500):
 def run(config: TransferConfig) -> dict:
     """Pretrains, transfers three ways, writes and returns metrics.json."""
     loops.seed_everything(config.seed)
+    model_dir = open_run(
+        config.model_dir, "transfer", record_of("transfer", config),
+        dataset=config.dataset, restart=config.restart,
+    )  # fmt: skip
     train, test, info = data_lib.load_splits(config.dataset)
     splits = split_tasks(
         train,
@@ -369,9 +374,6 @@ def run(config: TransferConfig) -> dict:
     )
     results["scratch"] = accuracy(scratch, splits.target_test)
 
-    model_dir = pathlib.Path(
-        config.model_dir or new_run_dir("transfer", config.dataset)
-    )
     result = {
         "config": dataclasses.asdict(config),
         "dataset": dataclasses.asdict(info),
@@ -427,6 +429,7 @@ def define_flags():
     flags.DEFINE_integer("batch_size", defaults.batch_size, "Batch size.")
     flags.DEFINE_integer("seed", defaults.seed, "Seed.")
     flags.DEFINE_string("model_dir", "", "Run directory for metrics.json.")
+    flags.DEFINE_boolean("restart", False, cli.RESTART_HELP)
     flags.DEFINE_integer("verbose", 0, "0 silent, 1 progress bar, 2 per epoch.")
 
 

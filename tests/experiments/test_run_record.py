@@ -1,0 +1,89 @@
+"""Every experiment records its run in run.json and refuses to mix another
+run into the same --model_dir (`experiments.rundir`), from the command
+line; `experiments.train`'s own tests (test_run_folder.py) cover --restart
+and resuming."""
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from experiments import rundir
+from tests.conftest import REPO
+
+# The other run in each folder: the module's defaults but seed 1 (given
+# beside the config, as the module's main does); the command: seed 0.
+OTHER_RUNS = {
+    "metric_learning": ("Config", {"seed": 1}, {}),
+    "transfer": ("TransferConfig", {"seed": 1}, {}),
+    "multitask": ("MultitaskConfig", {"seed": 1}, {}),
+    "regularization": ("ExperimentConfig", {"seed": 1}, {"configurations": []}),
+    "anomaly": ("AnomalyConfig", {"seed": 1}, {"held_out": [0]}),
+    "debias": ("DebiasConfig", {}, {"seeds": ["1"]}),
+}
+COMMAND = {"debias": ("--seeds=0", "seeds ['1'] -> ['0']")}
+
+
+def _other_run(folder, module):
+    config_class, fields, extra = OTHER_RUNS[module]
+    experiment = importlib.import_module(f"experiments.{module}")
+    config = getattr(experiment, config_class)(**fields)
+    rundir.claim(folder, rundir.record_of(module, config, **extra))
+    (folder / "metrics.json").write_text("{}")  # its result
+
+
+def _start(module, *args):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.Popen(
+        [sys.executable, "-m", f"experiments.{module}", *args],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+
+
+def test_every_experiment_refuses_another_run_in_its_folder(tmp_path):
+    procs = {}
+    for module in OTHER_RUNS:
+        folder = tmp_path / module
+        _other_run(folder, module)
+        flag, _ = COMMAND.get(module, ("--seed=0", None))
+        procs[module] = _start(module, f"--model_dir={folder}", flag)
+    for module, proc in procs.items():
+        _, err = proc.communicate(timeout=180)
+        assert proc.returncode == 2, (module, err[-3000:])
+        line = err.strip().splitlines()[-1]
+        assert line.startswith(
+            f"experiments.{module}: error: model_dir='{tmp_path / module}' "
+            "holds another run ("
+        ), (module, line)
+        _, change = COMMAND.get(module, (None, "seed 1 -> 0"))
+        assert change in line and "--restart" in line, line
+        assert "Traceback" not in err
+        # Nothing of the other run was touched.
+        assert (
+            json.loads((tmp_path / module / "metrics.json").read_text()) == {}
+        )
+
+
+@pytest.mark.parametrize("module", sorted(OTHER_RUNS))
+def test_run_json_names_the_experiment_and_its_settings(tmp_path, module):
+    folder = tmp_path / "run"
+    _other_run(folder, module)
+    record = json.loads((folder / "run.json").read_text())
+    assert record["experiment"] == module
+    assert "seed" in record and "toolkit_version" in record
+    assert not set(record) & rundir.RUN_NEUTRAL
+
+
+def test_a_folder_holding_only_run_json_is_free(tmp_path):
+    """A run that failed before any result (a bad option, say) does not
+    lock its folder: the corrected command takes it."""
+    rundir.claim(tmp_path, {"experiment": "x", "seed": 1})
+    rundir.claim(tmp_path, {"experiment": "x", "seed": 2})
+    assert json.loads((tmp_path / "run.json").read_text())["seed"] == 2
+    (tmp_path / "metrics.json").write_text("{}")
+    with pytest.raises(ValueError, match="seed 2 -> 3"):
+        rundir.claim(tmp_path, {"experiment": "x", "seed": 3})
