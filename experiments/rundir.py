@@ -71,9 +71,10 @@ def claim(path, record: dict, restart: bool = False, write: bool = True):
 
     A folder whose run.json differs from `record` is refused with a
     ValueError listing each difference (unless run.json is all it holds:
-    a run that failed before its first result, e.g. on a bad option); `restart` renames the folder to
-    `<path>.old-<timestamp>` (nothing is deleted) and starts anew. Only
-    `write` (the chief of a multi-worker run) writes run.json.
+    a run that failed before its first result, e.g. on a bad option);
+    `restart` renames the folder to `<path>.old-<timestamp>` (nothing is
+    deleted) and starts anew. Only `write` (the chief of a multi-worker
+    run) writes run.json.
     """
     path = pathlib.Path(path)
     record = {**record, "toolkit_version": toolkit_version()}
