@@ -7,8 +7,11 @@
         optimizer: Literal["adam", "sgd"] = "adam"
         """The optimizer."""
 
-    config_flags.define(Config)          # --epochs, --optimizer (an enum)
+    config_flags.define(Config)          # --epochs, --optimizer (an enum),
+                                         # --model_dir, --restart
     config = config_flags.parse(Config)  # Config(**flag values): its checks
+    metrics = train_and_evaluate(config, FLAGS.model_dir,
+                                 restart=FLAGS.restart)
 
 The string under a field (an attribute docstring, as Sphinx reads them) is
 its flag's help, so a field is documented once. A field's type picks the
@@ -27,6 +30,8 @@ import types
 import typing
 
 from absl import flags
+
+from experiments.cli import RESTART_HELP
 
 FLAGS = flags.FLAGS
 SET = "set"  # the flag of a dict field: --set KEY=VALUE
@@ -49,8 +54,18 @@ def field_docs(config_class) -> dict:
     return docs
 
 
-def define(config_class, *, skip=(), flag_values=FLAGS):
-    """Defines one flag per field of `config_class` (but `skip`)."""
+def define(config_class, *, skip=(), run_folder=True, flag_values=FLAGS):
+    """Defines one flag per field of `config_class` (but `skip`) and, with
+    `run_folder`, --model_dir and --restart (`experiments.rundir`), which
+    `train_and_evaluate(config, workdir, restart=...)` takes beside it."""
+    if run_folder:
+        flags.DEFINE_string(
+            "model_dir", "", "Run folder; the same one resumes or reruns the "
+            "run (default: a new folder under runs/).", flag_values=flag_values,
+        )  # fmt: skip
+        flags.DEFINE_boolean(
+            "restart", False, RESTART_HELP, flag_values=flag_values
+        )
     docs = field_docs(config_class)
     hints = typing.get_type_hints(config_class)
     for field in dataclasses.fields(config_class):

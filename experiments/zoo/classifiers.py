@@ -1,17 +1,16 @@
 """Classifiers of section 7: the MLP (7.1) and the CNN (7.3.1)."""
 
-import keras
-
+from experiments import classification
 from experiments.registry import ModelSpec, register
 from keras_cheats.models import cnn, mlp
 
 
 def classification_loss(info, config):
-    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    return classification.loss()
 
 
 def accuracy(info, config):
-    return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    return classification.metrics()
 
 
 def _mlp(info, config):

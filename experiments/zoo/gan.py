@@ -38,7 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 import loops
-from experiments import images
+from experiments import classification, images
 from experiments.data import Pipeline
 from experiments.registry import ModelSpec, register
 from keras_cheats.models import cnn
@@ -265,9 +265,7 @@ def train_judge(split, info, config, steps):
     loops.fit(
         judge,
         keras.optimizers.Adam(1e-3),
-        loops.supervised(
-            keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        ),
+        classification.task(),
         pipeline,
         options=loops.LoopOptions(epochs=epochs, seed=config.seed, verbose=0),
     )
