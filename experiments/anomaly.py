@@ -2,14 +2,16 @@ r"""Anomaly detection with an autoencoder (cheat sheet 7.4.1).
 
     python -m experiments.anomaly --dataset=idx:../shared/data/mnist \
         --held_out=0 --epochs=10
+    python -m experiments.anomaly --held_out=all --epochs=10
 
 The autoencoder trains on the training images of every class but the
-held-out one(s); each test image is scored by its reconstruction error
+held-out one; each test image is scored by its reconstruction error
 (`keras_cheats.models.autoencoder.reconstruction_error`), and the ROC AUC
 says how well that score ranks the held-out class above the classes seen
 in training (1 = perfectly, 0.5 = chance). `--held_out=all` repeats the
-run once per class. The run directory gets metrics.json and, per held-out
-class, a PNG of the 32 test images with the highest scores.
+run once per class, each in MODEL_DIR/held_out_C. The run directory gets
+metrics.json (every held-out class and the mean ROC AUC) and, per
+held-out class, a PNG of the 32 test images with the highest scores.
 """
 
 import os
@@ -17,23 +19,99 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import dataclasses  # noqa: E402
-import pathlib  # noqa: E402
+import typing  # noqa: E402
+from typing import Literal  # noqa: E402
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
+from sklearn.metrics import roc_auc_score  # noqa: E402
 
-from experiments import cli  # noqa: E402
+import loops  # noqa: E402
+from experiments import cli, config_flags, images, rundir  # noqa: E402
+from experiments import data as data_lib  # noqa: E402
+from keras_cheats.models import autoencoder  # noqa: E402
+from loops.checkpointing import write_json_atomic  # noqa: E402
+from loops.options import check_int  # noqa: E402
+
+KIND = "anomaly"
+Model = Literal["ae", "conv_ae"]
+MODELS = typing.get_args(Model)
+FLAGS = flags.FLAGS
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Every hyperparameter of the anomaly-detection experiment."""
+
+    dataset: str = "digits"
+    """digits (offline, bundled), idx:DIR (local MNIST IDX files) or a
+    tensorflow-datasets name."""
+    held_out: str = "0"
+    """Class left out of training (the anomaly), or 'all': one run per
+    class, each in MODEL_DIR/held_out_C."""
+    model: Model = "ae"
+    """Autoencoder: ae (the cheat sheet's MLP) or conv_ae."""
+    latent_dim: int = 128
+    """Size of the code."""
+    noise: float = 0.0
+    """Standard deviation of the input noise in training (denoising)."""
+    epochs: int = 10
+    """Passes over the data."""
+    batch_size: int = 64
+    """Batch size."""
+    learning_rate: float = 1e-3
+    """Adam step size."""
+    seed: int = 0
+    """Seeds initialization and batch order."""
+    verbose: int = 0
+    """0 silent, 1 progress bar, 2 one line per epoch."""
+
+    def __post_init__(self):
+        held_out_classes(self.held_out)  # the class range: at load time
+        if self.model not in MODELS:
+            raise ValueError(
+                f"model={self.model!r}; expected one of {', '.join(MODELS)}"
+            )
+        for name in ("latent_dim", "epochs", "batch_size"):
+            check_int(name, getattr(self, name), 1)
+        if not self.noise >= 0:
+            raise ValueError(f"noise={self.noise!r}; expected a number >= 0")
+        if not self.learning_rate > 0:
+            raise ValueError(
+                f"learning_rate={self.learning_rate!r}; expected a number > 0"
+            )
+
+
+def held_out_classes(held_out: str, num_classes: int | None = None):
+    """The classes `held_out` names: (C,) for a class index, every class
+    (0 to num_classes - 1) for "all". Without `num_classes` only the
+    spelling is checked (and "all" is ())."""
+    if held_out == "all":
+        return tuple(range(num_classes or 0))
+    try:
+        c = int(held_out)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"held_out={held_out!r}; expected a class index or 'all'"
+        ) from None
+    if c < 0 or (num_classes is not None and c >= num_classes):
+        allowed = (
+            ">= 0" if num_classes is None else f"from 0 to {num_classes - 1}"
+        )
+        raise ValueError(
+            f"held_out={c}; expected a class index {allowed} or 'all'"
+        )
+    return (c,)
 
 
 def roc_auc(labels, scores):
-    """Area under the ROC curve, as the Mann-Whitney rank statistic.
+    """Area under the ROC curve (`sklearn.metrics.roc_auc_score`):
 
-    AUC = P(score of a random positive > score of a random negative)
-        + 1/2 P(tie)
-        = (R_pos - n_pos (n_pos + 1) / 2) / (n_pos n_neg),
+        AUC = P(score of a random positive > score of a random negative)
+            + 1/2 P(tie),
 
-    with R_pos the sum of the positives' ranks among all scores (tied
-    scores share their average rank).
+    after checks whose errors name the problem.
 
     Args:
         labels: (N,) booleans or 0/1, True for the positives (anomalies).
@@ -53,89 +131,60 @@ def roc_auc(labels, scores):
         raise ValueError("labels must be booleans or 0/1")
     if not np.isfinite(scores).all():
         raise ValueError("scores must be finite; found NaN or inf")
-    positive = labels.astype(bool)
-    n_pos = int(positive.sum())
-    n_neg = len(labels) - n_pos
-    if n_pos == 0 or n_neg == 0:
+    n_pos = int(labels.astype(bool).sum())
+    if n_pos == 0 or n_pos == len(labels):
         raise ValueError(
-            f"{n_pos} positives and {n_neg} negatives; the ROC AUC needs "
-            "at least one of each"
+            f"{n_pos} positives and {len(labels) - n_pos} negatives; the "
+            "ROC AUC needs at least one of each"
         )
-    _, inverse, counts = np.unique(
-        scores, return_inverse=True, return_counts=True
-    )
-    last = np.cumsum(counts)  # 1-based rank of each distinct value's last
-    average_rank = last - (counts - 1) / 2.0
-    ranks = average_rank[inverse]
-    return float(
-        (ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
-    )
+    return float(roc_auc_score(labels.astype(bool), scores))
 
 
-@dataclasses.dataclass(frozen=True)
-class AnomalyConfig:
-    """One anomaly-detection run."""
+def train_and_evaluate(config: Config, workdir="", *, restart=False) -> dict:
+    """Trains one autoencoder per held-out class (in workdir/held_out_C)
+    and scores the test split with each.
 
-    dataset: str = "digits"
-    held_out: int = 0
-    model: str = "ae"  # "ae" (the cheat sheet's MLP) or "conv_ae"
-    latent_dim: int = 128
-    noise: float = 0.0
-    epochs: int = 10
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    seed: int = 0
-    verbose: int = 0
-
-    def __post_init__(self):
-        if self.model not in ("ae", "conv_ae"):
-            raise ValueError(
-                f"model={self.model!r}; expected 'ae' or 'conv_ae'"
-            )
-        if not isinstance(self.held_out, int) or self.held_out < 0:
-            raise ValueError(
-                f"held_out={self.held_out!r}; expected a class index >= 0"
-            )
-
-
-def run(config: AnomalyConfig, model_dir) -> dict:
-    """Trains without the held-out class and scores the test split.
-
-    Returns (and writes to model_dir/metrics.json) a dict with "auroc",
-    the mean error of the held-out and of the other test images, the mean
-    error per test class, and the training history.
+    Returns (and writes to workdir/metrics.json) {"model_dir", "config",
+    "held_out": {class: the run of `_held_out_run`}, "mean_auroc"}.
     """
-    import keras
+    workdir = rundir.open_run(
+        workdir, KIND, rundir.record_of(KIND, config), dataset=config.dataset,
+        restart=restart,
+    )  # fmt: skip
+    train, test, info = data_lib.load_splits(config.dataset)
+    classes = held_out_classes(config.held_out, info.num_classes)
+    runs = {
+        str(c): _held_out_run(config, c, train, test, info.image_shape,
+                              workdir / f"held_out_{c}")
+        for c in classes
+    }  # fmt: skip
+    result = {
+        "model_dir": str(workdir),
+        "config": dataclasses.asdict(config),
+        "held_out": runs,
+        "mean_auroc": float(np.mean([r["auroc"] for r in runs.values()])),
+    }
+    write_json_atomic(workdir / "metrics.json", result)
+    return result
 
-    import loops
-    from experiments import data as data_lib
-    from experiments import images
-    from keras_cheats.models import autoencoder
-    from loops.checkpointing import write_json_atomic
 
-    model_dir = pathlib.Path(model_dir)
-    held_out = config.held_out
+def _held_out_run(config, held_out, train, test, image_shape, run_dir):
+    """Trains without class `held_out` and scores the test split.
 
-    def without_held_out(split_name, split):
-        if split_name != "train":
-            return split
-        keep = split.y != held_out
-        return data_lib.Split(split.x[keep], split.y[keep])
-
-    data = data_lib.load(
-        config.dataset,
-        batch_size=config.batch_size,
+    Returns (and writes to run_dir/metrics.json) "auroc", the mean error
+    of the held-out and of the other test images, the mean error per test
+    class, and the training history.
+    """
+    keep = train.y != held_out
+    train_data = data_lib.Pipeline(
+        data_lib.Split(train.x[keep], train.y[keep]),
+        config.batch_size,
+        shuffle=True,
         seed=config.seed,
-        transform=without_held_out,
     )
-    if held_out >= data.info.num_classes:
-        raise ValueError(
-            f"held_out={held_out}; {config.dataset} has classes 0 to "
-            f"{data.info.num_classes - 1}"
-        )
     loops.seed_everything(config.seed)
     model = autoencoder.build_autoencoder(
-        data.info.image_shape,
+        image_shape,
         autoencoder.AutoencoderConfig(
             kind="conv" if config.model == "conv_ae" else "mlp",
             latent_dim=config.latent_dim,
@@ -146,23 +195,21 @@ def run(config: AnomalyConfig, model_dir) -> dict:
         model,
         keras.optimizers.Adam(config.learning_rate),
         loops.supervised(keras.losses.MeanSquaredError()),
-        data.train.map(lambda x, y: (x, x)),
+        train_data.map(lambda x, y: (x, x)),  # target: the image itself
         options=loops.LoopOptions(
             epochs=config.epochs, seed=config.seed, verbose=config.verbose
         ),
-        model_dir=model_dir,
+        model_dir=run_dir,
     )
-    test = data.test.split
-    scores = autoencoder.reconstruction_error(model, test.x)
+    scores = autoencoder.reconstruction_error(model, test.x)  # (N,)
     is_anomaly = test.y == held_out
     worst = np.argsort(-scores)[:32]
     images.save_grid(
-        model_dir / f"most_anomalous_held_out_{held_out}.png",
+        run_dir / f"most_anomalous_held_out_{held_out}.png",
         test.x[worst],
         columns=8,
     )
     result = {
-        "config": dataclasses.asdict(config),
         "auroc": roc_auc(is_anomaly, scores),
         "num_held_out": int(is_anomaly.sum()),
         "num_normal": int((~is_anomaly).sum()),
@@ -174,97 +221,38 @@ def run(config: AnomalyConfig, model_dir) -> dict:
         },
         "history": history,
     }
-    write_json_atomic(model_dir / "metrics.json", result)
+    write_json_atomic(run_dir / "metrics.json", result)
     return result
 
 
-FLAGS = flags.FLAGS
-
-
-def define_flags():
-    """Defines the command line. Called only when this module runs as a
-    program: other experiments define flags of the same names (absl
-    refuses a name defined twice), and tests import several modules."""
-    defaults = AnomalyConfig()
-    flags.DEFINE_string(
-        "dataset", defaults.dataset, "digits or idx:DIR (see train)."
-    )
-    flags.DEFINE_string(
-        "held_out",
-        str(defaults.held_out),
-        "Class left out of training, or 'all'.",
-    )
-    flags.DEFINE_enum(
-        "model", defaults.model, ["ae", "conv_ae"], "Autoencoder."
-    )
-    flags.DEFINE_integer("latent_dim", defaults.latent_dim, "Size of the code.")
-    flags.DEFINE_float(
-        "noise", defaults.noise, "Input noise in training (denoising)."
-    )
-    flags.DEFINE_integer("epochs", defaults.epochs, "Passes over the data.")
-    flags.DEFINE_integer("batch_size", defaults.batch_size, "Batch size.")
-    flags.DEFINE_float(
-        "learning_rate", defaults.learning_rate, "Adam step size."
-    )
-    flags.DEFINE_integer("seed", defaults.seed, "Seed.")
-    flags.DEFINE_string(
-        "model_dir", "", "Run directory (default: a new folder under runs/)."
-    )
-    flags.DEFINE_boolean("restart", False, cli.RESTART_HELP)
-
-
-def held_out_classes(flag):
-    """The classes `--held_out` names: one index, or 0 to 9 for "all".
-    A ValueError names the flag, as the configs' own errors do."""
-    if flag == "all":
-        return range(10)
-    try:
-        return [int(flag)]
-    except ValueError:
-        raise ValueError(
-            f"held_out={flag!r}; expected a class index or 'all'"
-        ) from None
+def summary(result) -> str:
+    """One line per held-out class, and the mean ROC AUC over several."""
+    lines = [
+        f"held-out class {c}: ROC AUC {r['auroc']:.4f} (mean "
+        f"reconstruction error {r['mean_error_held_out']:.5f} held out vs "
+        f"{r['mean_error_normal']:.5f} seen; {r['num_held_out']} held-out "
+        f"and {r['num_normal']} other test images)"
+        for c, r in result["held_out"].items()
+    ]
+    if len(result["held_out"]) > 1:
+        lines.append(
+            f"mean ROC AUC over {len(result['held_out'])} held-out classes: "
+            f"{result['mean_auroc']:.4f}"
+        )
+    return "\n".join(lines)
 
 
 def main(argv):
     del argv
-    from experiments.rundir import open_run, record_of
-
-    fields = ("dataset", "model", "latent_dim", "noise", "epochs")
-    fields += ("batch_size", "learning_rate", "seed")
-    base = {name: FLAGS[name].value for name in fields}
     try:
-        classes = held_out_classes(FLAGS.held_out)
-        record = record_of(
-            "anomaly", AnomalyConfig(**base), held_out=[int(c) for c in classes]
+        result = train_and_evaluate(
+            config_flags.parse(Config), FLAGS.model_dir, restart=FLAGS.restart
         )
-        folder = open_run(
-            FLAGS.model_dir, "anomaly", record, dataset=FLAGS.dataset,
-            restart=FLAGS.restart,
-        )  # fmt: skip
-        summary = {}
-        for c in classes:
-            result = run(
-                AnomalyConfig(held_out=c, **base),
-                folder / f"held_out_{c}",
-            )
-            summary[c] = result["auroc"]
-            print(
-                f"held-out class {c}: ROC AUC {result['auroc']:.4f} (mean "
-                f"reconstruction error {result['mean_error_held_out']:.5f} "
-                f"held out vs {result['mean_error_normal']:.5f} seen; "
-                f"{result['num_held_out']} held-out and "
-                f"{result['num_normal']} other test images)"
-            )
-    except ValueError as e:
+    except data_lib.DatasetUnavailableError as e:
         raise app.UsageError(str(e)) from None
-    if len(summary) > 1:
-        print(
-            f"mean ROC AUC over {len(summary)} held-out classes: "
-            f"{np.mean(list(summary.values())):.4f}"
-        )
+    print(summary(result))
 
 
 if __name__ == "__main__":
-    define_flags()
+    config_flags.define(Config)
     cli.run(main)

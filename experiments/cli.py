@@ -39,7 +39,7 @@ def run(main):
     checkpoint) prints one line and exits 130 or 143; a multi-worker run
     that lost a worker (`loops.interrupt.PeerLost`) prints one line and
     exits 75; Ctrl-C elsewhere prints `interrupted` and exits 130; none
-    with a traceback."""
+    with a traceback. --help exits 0 (absl's own exit status is 1)."""
     quiet_tensorflow_info()
     try:
         app.run(
@@ -49,6 +49,14 @@ def run(main):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except SystemExit as e:
+        # absl exits 1 after printing the help asked for; that is success.
+        if e.code == 1 and HELP_FLAGS & set(sys.argv[1:]):
+            sys.exit(0)
+        raise
+
+
+HELP_FLAGS = {"-h", "-?", "--help", "--helpshort", "--helpfull"}
 
 
 def quiet_tensorflow_info():

@@ -25,9 +25,11 @@ Config's own `__post_init__` converts and checks.
 import ast
 import dataclasses
 import inspect
+import sys
 import textwrap
 import types
 import typing
+from typing import Literal
 
 from absl import flags
 
@@ -54,18 +56,26 @@ def field_docs(config_class) -> dict:
     return docs
 
 
-def define(config_class, *, skip=(), run_folder=True, flag_values=FLAGS):
+def define(
+    config_class, *, skip=(), choices=None, extra_help=None,
+    run_folder=True, flag_values=FLAGS,
+):  # fmt: skip
     """Defines one flag per field of `config_class` (but `skip`) and, with
     `run_folder`, --model_dir and --restart (`experiments.rundir`), which
-    `train_and_evaluate(config, workdir, restart=...)` takes beside it."""
+    `train_and_evaluate(config, workdir, restart=...)` takes beside it.
+
+    `choices` {field: values known only at run time} makes those fields
+    enums; `extra_help` {field: text} is appended to their docstrings.
+    """
+    choices, extra_help = choices or {}, extra_help or {}
+    # Flags belong to the Config's module, so that its --help lists them.
+    fv = {"flag_values": flag_values, "module_name": _module(config_class)}
     if run_folder:
         flags.DEFINE_string(
             "model_dir", "", "Run folder; the same one resumes or reruns the "
-            "run (default: a new folder under runs/).", flag_values=flag_values,
+            "run (default: a new folder under runs/).", **fv,
         )  # fmt: skip
-        flags.DEFINE_boolean(
-            "restart", False, RESTART_HELP, flag_values=flag_values
-        )
+        flags.DEFINE_boolean("restart", False, RESTART_HELP, **fv)
     docs = field_docs(config_class)
     hints = typing.get_type_hints(config_class)
     for field in dataclasses.fields(config_class):
@@ -78,9 +88,12 @@ def define(config_class, *, skip=(), run_folder=True, flag_values=FLAGS):
                 f"{config_class.__name__}.{field.name} has no docstring; "
                 "expected a string literal under the field (its --help)"
             )
-        _define_one(
-            field.name, hints[field.name], default, help_text, flag_values
-        )
+        if field.name in extra_help:
+            help_text = f"{help_text} {extra_help[field.name]}"
+        hint = hints[field.name]
+        if field.name in choices:
+            hint = Literal[tuple(choices[field.name])]
+        _define_one(field.name, hint, default, help_text, fv)
 
 
 def parse(config_class, *, skip=(), flag_values=FLAGS, **overrides):
@@ -130,10 +143,16 @@ def _without_none(hint):
     return hint, False
 
 
-def _define_one(name, hint, default, help_text, flag_values):
+def _module(config_class):
+    """The module name absl files a flag under (the script's path for
+    __main__, as absl's own DEFINE calls do)."""
+    name = config_class.__module__
+    return sys.argv[0] if name == "__main__" else name
+
+
+def _define_one(name, hint, default, help_text, fv):
     kind, _ = _without_none(hint)
     origin = _origin(kind)
-    fv = {"flag_values": flag_values}
     if origin is typing.Literal:
         choices = [str(c) for c in typing.get_args(kind)]
         flags.DEFINE_enum(name, str(default), choices, help_text, **fv)

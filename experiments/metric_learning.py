@@ -40,16 +40,17 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import dataclasses  # noqa: E402
+import typing  # noqa: E402
+from typing import Literal  # noqa: E402
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 import loops  # noqa: E402
-from experiments import cli  # noqa: E402
+from experiments import cli, config_flags, rundir  # noqa: E402
 from experiments import data as data_lib  # noqa: E402
 from experiments.retrieval import recall_at_k  # noqa: E402
-from experiments.rundir import open_run, record_of
 from keras_cheats.losses import (  # noqa: E402
     ContrastiveLoss,
     TripletLoss,
@@ -58,8 +59,15 @@ from keras_cheats.losses import (  # noqa: E402
 from keras_cheats.losses.triplet_mining import DISTANCES, MININGS  # noqa: E402
 from keras_cheats.models.cnn import CNNConfig, build_cnn  # noqa: E402
 from loops.checkpointing import write_json_atomic  # noqa: E402
+from loops.options import check_int  # noqa: E402
 
-LOSSES = ("triplet", "contrastive")
+Loss = Literal["triplet", "contrastive"]
+# The triplet options of keras_cheats.losses.triplet_mining (MININGS,
+# DISTANCES), spelled out for the enum flags.
+Mining = Literal["batch_all", "batch_hard", "semi_hard"]
+Distance = Literal["squared_euclidean", "euclidean", "cosine"]
+LOSSES = typing.get_args(Loss)
+KIND = "metric_learning"
 # Margins for unit-norm embeddings: the triplet loss compares squared
 # distances in [0, 4]; the contrastive loss pushes dissimilar pairs to a
 # distance of at least m in [0, 2].
@@ -69,38 +77,33 @@ RECALL_KS = (1, 5)
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """Every hyperparameter of one metric-learning run.
+    """Every hyperparameter of one metric-learning run."""
 
-    Attributes:
-      loss: "triplet" or "contrastive".
-      mining: triplet mining, "semi_hard", "batch_hard" or "batch_all".
-      distance: the triplet loss's distance, "squared_euclidean" (the
-        cheat sheet's), "euclidean" or "cosine". mining and distance are
-        None for the contrastive loss, which does not mine and always
-        uses the Euclidean pair distance.
-      dataset: a name for `experiments.data.load`.
-      epochs, batch_size, learning_rate (Adam), seed: as usual.
-      embedding_dim: D, the size of f(x).
-      margin: alpha (triplet) or m (contrastive); None takes
-        DEFAULT_MARGINS[loss].
-      model_dir: run directory ("" for a new folder under runs/).
-      restart: move a model_dir that holds another run aside first.
-      verbose: 0 silent, 1 progress bar, 2 one line per epoch.
-    """
-
-    loss: str = "triplet"
-    mining: str | None = "semi_hard"
-    distance: str | None = "squared_euclidean"
+    loss: Loss = "triplet"
+    """Triplet (4.9) or contrastive (4.10)."""
+    mining: Mining | None = "semi_hard"
+    """Triplet mining (triplet only; the contrastive loss stores None)."""
+    distance: Distance | None = "squared_euclidean"
+    """Triplet distance (triplet only; the contrastive loss stores None and
+    uses the Euclidean pair distance); batch_hard needs euclidean."""
     dataset: str = "digits"
+    """digits (offline, bundled), idx:DIR (local MNIST IDX files) or a
+    tensorflow-datasets name."""
     epochs: int = 5
+    """Passes over the data."""
     batch_size: int = 128
+    """Batch size (triplets need several examples per class in a batch)."""
     learning_rate: float = 1e-3
+    """Adam step."""
     embedding_dim: int = 32
+    """D, the size of f(x)."""
     margin: float | None = None
+    """Margin alpha (triplet) or m (contrastive); default 0.5 (triplet) or
+    1.0 (contrastive)."""
     seed: int = 0
-    model_dir: str = ""
-    restart: bool = False
+    """Seeds init, order and pairs."""
     verbose: int = 1
+    """0 silent, 1 progress bar, 2 one line per epoch."""
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -120,17 +123,8 @@ class Config:
             if self.loss == "contrastive":
                 object.__setattr__(self, name, None)
         for name, minimum in (("epochs", 1), ("batch_size", 2)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                value = None
-            if value is None or value < minimum:
-                raise ValueError(
-                    f"{name}={getattr(self, name)!r}; expected an integer "
-                    f">= {minimum}"
-                )
-        dim = self.embedding_dim
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-            raise ValueError(f"embedding_dim={dim!r}; expected an integer >= 1")
+            check_int(name, getattr(self, name), minimum)
+        check_int("embedding_dim", self.embedding_dim, 1)
         if not self.learning_rate > 0:
             raise ValueError(
                 f"learning_rate={self.learning_rate!r}; expected a number > 0"
@@ -276,21 +270,27 @@ def _model_and_batches(config, embedder):
     )
 
 
-def train_and_evaluate(config: Config) -> dict:
+def train_and_evaluate(config: Config, workdir="", *, restart=False) -> dict:
     """Trains the embedding and scores it by test-split retrieval.
 
+    Args:
+        config: the run's hyperparameters.
+        workdir: the run folder ("" for a new one under runs/); the same
+            folder again resumes the run (`experiments.rundir`).
+        restart: move a workdir that holds another run aside first.
+
     Writes metrics.json (config, data set, per-epoch history, test loss and
-    recall@k, the baselines) atomically to the run directory, and the
-    trained embedder as embedder.keras.
+    recall@k, the baselines) atomically to the run folder, and the trained
+    embedder as embedder.keras.
 
     Returns:
         {"config", "dataset", "history", "test": {"loss", "recall@1",
         "recall@5"}, "baselines": {"untrained": {...}, "raw_pixels":
         {...}}, "model_dir"}.
     """
-    model_dir = open_run(
-        config.model_dir, config.loss, record_of("metric_learning", config),
-        dataset=config.dataset, restart=config.restart,
+    workdir = rundir.open_run(
+        workdir, KIND, rundir.record_of(KIND, config),
+        dataset=config.dataset, restart=restart,
     )  # fmt: skip
     loops.seed_everything(config.seed)
     data = data_lib.load(
@@ -314,84 +314,28 @@ def train_and_evaluate(config: Config) -> dict:
         options=loops.LoopOptions(
             epochs=config.epochs, seed=config.seed, verbose=config.verbose
         ),
-        model_dir=model_dir,
+        model_dir=workdir,
     )
     # The loss on the test split: its value after the last epoch.
     test = {"loss": history["val_loss"][-1]}
     test.update(retrieval(embed(embedder, x_test), y_test))
-    embedder.save(str(model_dir / "embedder.keras"))
+    embedder.save(str(workdir / "embedder.keras"))
     result = {
         "config": dataclasses.asdict(config),
         "dataset": dataclasses.asdict(data.info),
         "history": history,
         "test": test,
         "baselines": baselines,
-        "model_dir": str(model_dir),
+        "model_dir": str(workdir),
     }
-    write_json_atomic(model_dir / "metrics.json", result)
+    write_json_atomic(workdir / "metrics.json", result)
     return result
 
 
-FLAGS = flags.FLAGS
-
-
-def define_flags():
-    """Defines the command line. Called only when this module runs as a
-    program: `experiments.train` defines flags of the same names (absl
-    refuses a name defined twice), and tests import both modules."""
-    defaults = Config()
-    flags.DEFINE_enum(
-        "loss", defaults.loss, LOSSES, "Triplet (4.9) or contrastive (4.10)."
-    )
-    flags.DEFINE_enum(
-        "mining", defaults.mining, MININGS, "Triplet mining (triplet only)."
-    )
-    flags.DEFINE_enum(
-        "distance",
-        defaults.distance,
-        DISTANCES,
-        "Triplet distance (triplet only); batch_hard needs euclidean.",
-    )
-    flags.DEFINE_string(
-        "dataset",
-        defaults.dataset,
-        "digits (offline, bundled), idx:DIR (local MNIST IDX files) or a "
-        "tensorflow-datasets name.",
-    )
-    flags.DEFINE_integer("epochs", defaults.epochs, "Passes over the data.")
-    flags.DEFINE_integer(
-        "batch_size",
-        defaults.batch_size,
-        "Batch size (triplets need several examples per class in a batch).",
-    )
-    flags.DEFINE_float("learning_rate", defaults.learning_rate, "Adam step.")
-    flags.DEFINE_integer(
-        "embedding_dim", defaults.embedding_dim, "D, the size of f(x)."
-    )
-    flags.DEFINE_float(
-        "margin", None, f"Margin; default {DEFAULT_MARGINS} by loss."
-    )
-    flags.DEFINE_integer("seed", defaults.seed, "Seeds init, order and pairs.")
-    flags.DEFINE_string(
-        "model_dir",
-        "",
-        "Run directory; reuse it to resume (default: runs/...).",
-    )
-    flags.DEFINE_boolean("restart", False, cli.RESTART_HELP)
-    flags.DEFINE_integer("verbose", 1, "0 silent, 1 progress bar, 2 per epoch.")
-
-
-def main(argv):
-    del argv
-    try:
-        config = Config(
-            **{f.name: FLAGS[f.name].value for f in dataclasses.fields(Config)}
-        )
-        result = train_and_evaluate(config)
-    except (data_lib.DatasetUnavailableError, ValueError) as e:
-        raise app.UsageError(str(e)) from None
+def summary(result) -> str:
+    """The line the command prints: test and baseline recall@k."""
     test, base = result["test"], result["baselines"]
-    print(
+    return (
         f"test recall@1: {test['recall@1']:.4f} (recall@5 "
         f"{test['recall@5']:.4f}; untrained recall@1 "
         f"{base['untrained']['recall@1']:.4f}; raw pixels recall@1 "
@@ -401,6 +345,20 @@ def main(argv):
     )
 
 
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    del argv
+    try:
+        result = train_and_evaluate(
+            config_flags.parse(Config), FLAGS.model_dir, restart=FLAGS.restart
+        )
+    except data_lib.DatasetUnavailableError as e:
+        raise app.UsageError(str(e)) from None
+    print(summary(result))
+
+
 if __name__ == "__main__":
-    define_flags()
+    config_flags.define(Config)
     cli.run(main)

@@ -1,6 +1,7 @@
 r"""Multi-task learning (Cheat sheet 2.5): one shared trunk, several heads.
 
     python -m experiments.multitask --dataset=idx:../shared/data/mnist
+    python -m experiments.multitask --heads=digit,parity --set parity=0.5
 
 One CNN trunk (convolutions, pooling, a dense layer) feeds one dense head
 per task; every head's labels derive from the digit:
@@ -13,10 +14,13 @@ The model returns a dict {head: logits}; the loss is the weighted sum
 
     L = sum_h w_h * L_h,   L_h = cross-entropy of head h
 
-given to `loops.supervised` as a dict of losses with `loss_weights`, and
-each head has its own accuracy metric (`<head>_accuracy`), so the history
-and metrics.json hold per-head losses (`<head>`) and accuracies, on the
-training batches and (prefixed `val_`) on the test split.
+given to `loops.supervised` as a dict of losses with `loss_weights` (on
+the command line `--set HEAD=w_h`, one per weight; heads not named weigh
+1), and each head has its own accuracy metric (`<head>_accuracy`), so the
+history and metrics.json hold per-head losses (`<head>`) and accuracies,
+on the training batches and (prefixed `val_`) on the test split. The run
+folder (--model_dir) gets metrics.json and checkpoints; the same folder
+again resumes the run.
 """
 
 import os
@@ -31,12 +35,13 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 import loops  # noqa: E402
-from experiments import cli  # noqa: E402
+from experiments import classification, cli, config_flags, rundir  # noqa: E402
 from experiments import data as data_lib  # noqa: E402
-from experiments.rundir import open_run, record_of
 from keras_cheats.models import cnn  # noqa: E402
 from loops.checkpointing import write_json_atomic  # noqa: E402
 from loops.options import check_int  # noqa: E402
+
+KIND = "multitask"
 
 
 def _digit(y, num_classes):
@@ -60,56 +65,54 @@ HEADS = {
 
 
 @dataclasses.dataclass(frozen=True)
-class MultitaskConfig:
-    """Every choice of the multi-task experiment.
-
-    Attributes:
-      dataset: "digits", "idx:DIR" or a tensorflow-datasets name.
-      heads: the tasks, names from `HEADS`.
-      loss_weights: {head: w_h}; heads not named weigh 1.
-      epochs, batch_size, learning_rate (Adam), seed: training.
-      filters, dense_units, dropout: the shared CNN trunk.
-      model_dir: run directory (default: a new folder under runs/).
-      restart: move a model_dir that holds another run aside first.
-      verbose: 0 silent, 1 progress bar, 2 one line per epoch.
-    """
+class Config:
+    """Every hyperparameter of the multi-task experiment."""
 
     dataset: str = "digits"
-    heads: tuple = ("digit", "parity", "magnitude")
+    """digits (offline, bundled), idx:DIR (local MNIST IDX files) or a
+    tensorflow-datasets name."""
+    heads: tuple[str, ...] = ("digit", "parity", "magnitude")
+    """The tasks, one head each, from: digit, parity, magnitude."""
     loss_weights: dict = dataclasses.field(default_factory=dict)
+    """Loss weight w_h of a head, e.g. parity=0.5 (heads not named weigh
+    1)."""
     epochs: int = 5
+    """Passes over the data."""
     batch_size: int = 64
+    """Batch size."""
     learning_rate: float = 1e-3
-    filters: tuple = (32, 64)
+    """Adam step."""
+    filters: tuple[int, ...] = (32, 64)
+    """Filters of the shared trunk's convolutions, one layer each."""
     dense_units: int = 128
+    """Units of the shared trunk's dense layer, the heads' input."""
     dropout: float = 0.25
+    """Dropout rate of the shared trunk."""
     seed: int = 0
-    model_dir: str = ""
-    restart: bool = False
-    verbose: int = 0
+    """Seeds init and order."""
+    verbose: int = 2
+    """0 silent, 1 progress bar, 2 one line per epoch."""
 
     def __post_init__(self):
         heads = tuple(self.heads)
-        if not heads or len(set(heads)) != len(heads):
+        unknown = [h for h in heads if h not in HEADS]
+        if not heads or unknown or len(set(heads)) != len(heads):
+            problem = f" ({unknown[0]!r} is not one)" if unknown else ""
             raise ValueError(
                 f"heads={self.heads!r}; expected distinct names from "
-                f"{', '.join(HEADS)}"
+                f"{', '.join(HEADS)}{problem}"
             )
-        for head in heads:
-            if head not in HEADS:
-                raise ValueError(
-                    f"heads contains {head!r}; expected names from "
-                    f"{', '.join(HEADS)}"
-                )
         object.__setattr__(self, "heads", heads)
         weights = dict(self.loss_weights)
         for head, w in weights.items():
             if head not in heads:
                 raise ValueError(
-                    f"loss_weights has {head!r}, which is not a head; "
-                    f"expected names from heads={heads!r}"
+                    f"loss_weights={weights!r}; expected heads as keys, "
+                    f"from heads={heads!r} ({head!r} is not one)"
                 )
-            if not (isinstance(w, int | float) and math.isfinite(w) and w >= 0):
+            if isinstance(w, bool) or not (
+                isinstance(w, int | float) and math.isfinite(w) and w >= 0
+            ):
                 raise ValueError(
                     f"loss_weights[{head!r}]={w!r}; expected a number >= 0"
                 )
@@ -122,7 +125,24 @@ class MultitaskConfig:
             raise ValueError(
                 f"learning_rate={self.learning_rate!r}; expected a number > 0"
             )
-        self.trunk_config()  # CNNConfig checks the trunk fields
+        filters = tuple(self.filters)
+        if not filters or not all(
+            isinstance(f, int) and not isinstance(f, bool) and f >= 1
+            for f in filters
+        ):
+            raise ValueError(
+                f"filters={self.filters!r}; expected integers >= 1, one per "
+                "convolution"
+            )
+        object.__setattr__(self, "filters", filters)
+        check_int("dense_units", self.dense_units, 1)
+        if not (
+            isinstance(self.dropout, int | float) and 0 <= self.dropout < 1
+        ):
+            raise ValueError(
+                f"dropout={self.dropout!r}; expected a rate in [0, 1)"
+            )
+        self.trunk_config()  # and CNNConfig's own checks
 
     def trunk_config(self):
         return cnn.CNNConfig(
@@ -153,7 +173,7 @@ def build_multitask_model(image_shape, classes, config):
     Args:
       image_shape: (H, W, C).
       classes: {head: number of classes}, e.g. from `head_classes`.
-      config: a `MultitaskConfig` (trunk sizes).
+      config: a `Config` (trunk sizes).
 
     Returns:
       keras.Model mapping (B, H, W, C) to {head: (B, classes[head]) logits}.
@@ -171,26 +191,43 @@ def build_multitask_model(image_shape, classes, config):
     return keras.Model(single.input, outputs, name="multitask")
 
 
+def head_metrics(head):
+    """`classification.metrics()` of one head, each named
+    `<head>_<name>` (e.g. parity_accuracy): the heads' metrics share one
+    namespace in the history."""
+    return [
+        type(m).from_config({**m.get_config(), "name": f"{head}_{m.name}"})
+        for m in classification.metrics()
+    ]
+
+
 def make_task(heads, loss_weights):
-    """`loops.supervised` with a loss, a weight and an accuracy per head."""
+    """`loops.supervised` with a loss, a weight and metrics per head: the
+    classification task's loss and metrics, once per head."""
     return loops.supervised(
-        {
-            h: keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-            for h in heads
-        },
+        {h: classification.loss() for h in heads},
         loss_weights=dict(loss_weights),
-        metrics={
-            h: [keras.metrics.SparseCategoricalAccuracy(name=f"{h}_accuracy")]
-            for h in heads
-        },
+        metrics={h: head_metrics(h) for h in heads},
     )
 
 
-def run(config: MultitaskConfig) -> dict:
-    """Trains the multi-task model; writes and returns metrics.json."""
-    model_dir = open_run(
-        config.model_dir, "multitask", record_of("multitask", config),
-        dataset=config.dataset, restart=config.restart,
+def train_and_evaluate(config: Config, workdir="", *, restart=False) -> dict:
+    """Trains the multi-task model and evaluates it on the test split.
+
+    Args:
+        config: the run's hyperparameters.
+        workdir: the run folder ("" for a new one under runs/); the same
+            folder again resumes the run (`experiments.rundir`).
+        restart: move a workdir that holds another run aside first.
+
+    Returns:
+        {"config", "dataset", "head_classes", "history", "test": {"loss",
+        "<head>", "<head>_accuracy" per head}, "model_dir"}, also written
+        to metrics.json in the run folder.
+    """
+    workdir = rundir.open_run(
+        workdir, KIND, rundir.record_of(KIND, config),
+        dataset=config.dataset, restart=restart,
     )  # fmt: skip
     loops.seed_everything(config.seed)
     data = data_lib.load(
@@ -210,7 +247,7 @@ def run(config: MultitaskConfig) -> dict:
         options=loops.LoopOptions(
             epochs=config.epochs, seed=config.seed, verbose=config.verbose
         ),
-        model_dir=model_dir,
+        model_dir=workdir,
     )
     result = {
         "config": dataclasses.asdict(config),
@@ -218,87 +255,43 @@ def run(config: MultitaskConfig) -> dict:
         "head_classes": classes,
         "history": history,
         "test": loops.evaluate(model, task, test),
-        "model_dir": str(model_dir),
+        "model_dir": str(workdir),
     }
-    write_json_atomic(model_dir / "metrics.json", result)
+    write_json_atomic(workdir / "metrics.json", result)
     return result
 
 
-def parse_weights(pairs):
-    """["parity:0.5", "digit:1"] -> {"parity": 0.5, "digit": 1.0}."""
-    weights = {}
-    for pair in pairs:
-        head, sep, value = pair.partition(":")
-        try:
-            weights[head] = float(value)
-        except ValueError:
-            sep = ""
-        if not sep or not head:
-            raise ValueError(
-                f"--loss_weights {pair!r}; expected HEAD:WEIGHT, e.g. "
-                "parity:0.5"
-            )
-    return weights
+def summary(result) -> str:
+    """The lines the command prints: the test loss, then each head's
+    classes, weight, test accuracy and loss."""
+    test, config = result["test"], result["config"]
+    lines = [
+        f"{result['dataset']['num_test']} test images, loss {test['loss']:.4f}"
+    ]
+    for head in config["heads"]:
+        lines.append(
+            f"  {head:<10} ({result['head_classes'][head]} classes, weight "
+            f"{config['loss_weights'][head]:g}): test accuracy "
+            f"{test[f'{head}_accuracy']:.4f}, loss {test[head]:.4f}"
+        )
+    lines.append(f"run directory {result['model_dir']}")
+    return "\n".join(lines)
 
 
 FLAGS = flags.FLAGS
 
 
-def define_flags():
-    """The command-line flags, defined only when this module is the
-    program: `experiments.train` and the other experiments define
-    flags of the same names (absl allows one definition per name in
-    a process, and tests import several of these modules)."""
-    defaults = MultitaskConfig()
-    flags.DEFINE_string(
-        "dataset", defaults.dataset, "digits, idx:DIR or a tfds name."
-    )
-    flags.DEFINE_list(
-        "heads", list(defaults.heads), f"Tasks, from: {', '.join(HEADS)}."
-    )
-    flags.DEFINE_list(
-        "loss_weights", [], "HEAD:WEIGHT pairs, e.g. parity:0.5 (default 1)."
-    )
-    flags.DEFINE_integer("epochs", defaults.epochs, "Passes over the data.")
-    flags.DEFINE_integer("batch_size", defaults.batch_size, "Batch size.")
-    flags.DEFINE_float("learning_rate", defaults.learning_rate, "Adam step.")
-    flags.DEFINE_integer("seed", defaults.seed, "Seed.")
-    flags.DEFINE_string("model_dir", "", "Run directory (resumes if reused).")
-    flags.DEFINE_boolean("restart", False, cli.RESTART_HELP)
-    flags.DEFINE_integer("verbose", 2, "0 silent, 1 progress bar, 2 per epoch.")
-
-
 def main(argv):
     del argv
     try:
-        config = MultitaskConfig(
-            dataset=FLAGS.dataset,
-            heads=tuple(FLAGS.heads),
-            loss_weights=parse_weights(FLAGS.loss_weights),
-            epochs=FLAGS.epochs,
-            batch_size=FLAGS.batch_size,
-            learning_rate=FLAGS.learning_rate,
-            seed=FLAGS.seed,
-            model_dir=FLAGS.model_dir,
-            restart=FLAGS.restart,
-            verbose=FLAGS.verbose,
+        result = train_and_evaluate(
+            config_flags.parse(Config), FLAGS.model_dir, restart=FLAGS.restart
         )
-        result = run(config)
-    except (data_lib.DatasetUnavailableError, ValueError) as e:
+    except data_lib.DatasetUnavailableError as e:
         raise app.UsageError(str(e)) from None
-    test = result["test"]
-    print(
-        f"{result['dataset']['num_test']} test images, loss {test['loss']:.4f}"
-    )
-    for head in config.heads:
-        print(
-            f"  {head:<10} ({result['head_classes'][head]} classes, weight "
-            f"{config.loss_weights[head]:g}): test accuracy "
-            f"{test[f'{head}_accuracy']:.4f}, loss {test[head]:.4f}"
-        )
-    print(f"run directory {result['model_dir']}")
+    print(summary(result))
 
 
 if __name__ == "__main__":
-    define_flags()
+    config_flags.define(Config)
     cli.run(main)

@@ -41,6 +41,7 @@ class ModelSpec:
       after_training: `after(model, data, run_dir, config) -> dict` of extra
         test metrics, e.g. after writing PNG grids to the run directory.
       headline: the test metric printed on the final line.
+      options: the `--set` keys the model reads; any other is refused.
     """
 
     section: str
@@ -56,6 +57,7 @@ class ModelSpec:
     callbacks: Callable | None = None
     after_training: Callable | None = None
     headline: str = "accuracy"
+    options: tuple = ()
 
     def __post_init__(self):
         if self.loss is None and self.task is None:

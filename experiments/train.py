@@ -12,12 +12,12 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import ast  # noqa: E402
 import dataclasses  # noqa: E402
+from typing import Literal  # noqa: E402
 
 from absl import app, flags, logging  # noqa: E402
 
-from experiments import cli, registry  # noqa: E402
+from experiments import cli, config_flags, registry  # noqa: E402
 from experiments.strategies import STRATEGIES  # noqa: E402
 from keras_cheats.schedules import SCHEDULES  # noqa: E402
 from loops.options import check_int  # noqa: E402
@@ -29,31 +29,59 @@ TRAINERS = ("loop", "fit")
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """Every hyperparameter of one run, in one place."""
+    """Every hyperparameter of one run, in one place; each field's
+    docstring is its flag's --help (`experiments.config_flags`)."""
 
     model: str = "cnn"
+    """The model (its cheat-sheet section):"""
     dataset: str = "digits"
+    """digits (offline, bundled), idx:DIR (local MNIST IDX files) or a
+    tensorflow-datasets name: mnist, fashion_mnist, kmnist, emnist/digits,
+    cifar10."""
     epochs: int = 10
+    """Passes over the data; a larger value continues a finished run."""
     batch_size: int = 64
+    """Global batch size (over all replicas)."""
     learning_rate: float = 1e-3
-    optimizer: str = "adam"
-    lr_schedule: str = "constant"  # see keras_cheats.schedules
+    """Step size eta."""
+    optimizer: Literal[OPTIMIZERS] = "adam"
+    """The optimizer."""
+    lr_schedule: Literal[SCHEDULES] = "constant"
+    """Learning rate over the run's steps: constant, cosine (to 0) or
+    exponential (to 0.1x); keras_cheats.schedules."""
     warmup_steps: int = 0
+    """Linear warm-up from 0 to --learning_rate over this many steps."""
     seed: int = 0
+    """Seeds Python, NumPy and TensorFlow."""
     deterministic: bool = False
-    model_dir: str = ""
-    restart: bool = False  # move a --model_dir of another run aside
-    trainer: str = "loop"
-    steps_per_execution: int | str = "auto"  # see loops.LoopOptions
+    """Enable TensorFlow op determinism."""
+    trainer: Literal[TRAINERS] = "loop"
+    """loops.fit (loop) or model.fit (fit): the same run."""
+    strategy: Literal[STRATEGIES] = "auto"
+    """tf.distribute strategy."""
+    tpu: str = ""
+    """TPU name for --strategy=tpu ("" = the local TPU VM)."""
+    cpu_replicas: int = 1
+    """Split the CPU into N logical devices (--strategy=mirrored)."""
+    steps_per_execution: int | str = "auto"
+    """Training steps per compiled call: an integer, or auto (32, fewer for
+    short epochs)."""
     jit_compile: bool | str = "auto"
+    """Compile the step with XLA: true, false or auto (for dense models
+    only in the loop; Keras' own rule in model.fit)."""
     clip_norm: float | None = None
+    """Clip the gradient (summed over replicas) to this global norm."""
     data_dir: str | None = None
+    """tensorflow-datasets data_dir."""
     download: bool = False
+    """Let tensorflow-datasets download."""
     verbose: int = 1
-    mixed_precision: str = "float32"
-    # Model-specific options (`--set latent_dim=2 --set beta=4`); each
-    # ModelSpec documents the keys it reads.
+    """0 silent, 1 progress bar, 2 one line per epoch."""
+    mixed_precision: Literal[PRECISIONS] = "float32"
+    """Keras dtype policy; mixed_float16 adds dynamic loss scaling."""
     options: dict = dataclasses.field(default_factory=dict)
+    """Model option (the keys each --model reads are in its description),
+    e.g. --set latent_dim=2."""
 
     def __post_init__(self):
         for name, value, allowed in (
@@ -62,6 +90,7 @@ class Config:
             ("trainer", self.trainer, TRAINERS),
             ("lr_schedule", self.lr_schedule, SCHEDULES),
             ("mixed_precision", self.mixed_precision, PRECISIONS),
+            ("strategy", self.strategy, STRATEGIES),
         ):
             if value not in allowed:
                 raise ValueError(
@@ -79,8 +108,17 @@ class Config:
             raise ValueError(
                 f"learning_rate={self.learning_rate!r}; expected a number > 0"
             )
-        for name in ("epochs", "batch_size"):
+        for name in ("epochs", "batch_size", "cpu_replicas"):
             check_int(name, getattr(self, name), 1)
+        check_int("verbose", self.verbose, 0)
+        known = registry.get(self.model).options
+        unknown = sorted(set(self.options) - set(known))
+        if unknown:
+            raise ValueError(
+                f"--set {unknown[0]}={self.options[unknown[0]]!r}: model="
+                f"{self.model!r} has no option {unknown[0]!r}; expected "
+                + (f"one of {', '.join(known)}" if known else "no --set")
+            )
         if not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
             raise ValueError(
                 f"warmup_steps={self.warmup_steps!r}; expected an integer >= 0"
@@ -147,33 +185,46 @@ def make_optimizer(config, steps_per_epoch=1):
     return optimizer
 
 
-def train_and_evaluate(config: Config, strategy=None) -> dict:
+def train_and_evaluate(
+    config: Config, workdir="", *, restart=False, strategy=None
+) -> dict:
     """Trains and tests one configuration; returns the final metrics.
 
+    Args:
+      config: the run's hyperparameters.
+      workdir: the run folder ("" for a new one under runs/); the same
+        folder resumes the same run (`experiments.rundir`).
+      restart: move a `workdir` that holds another run aside first.
+      strategy: a `tf.distribute.Strategy`; default: `config.strategy`,
+        made here (before any other TensorFlow op, as multi-worker needs).
+
     Writes `metrics.json` (config, data set, per-epoch history at full
-    precision, test metrics) atomically to the run directory.
+    precision, test metrics) atomically to the run folder.
     """
     import keras
-    import tensorflow as tf
 
     import loops
     from experiments.rundir import usable_run_dir
+    from experiments.strategies import make_strategy
     from loops.interrupt import peers_watched
 
-    strategy = strategy or tf.distribute.get_strategy()
-    model_dir = usable_run_dir(config.model_dir, config.model, config.dataset)
+    if strategy is None:
+        strategy = make_strategy(
+            config.strategy, cpu_replicas=config.cpu_replicas, tpu=config.tpu
+        )
+    model_dir = usable_run_dir(workdir, config.model, config.dataset)
     loops.seed_everything(config.seed, config.deterministic)
     previous_policy = keras.mixed_precision.global_policy().name
     keras.mixed_precision.set_global_policy(config.mixed_precision)
     try:
         checkpoints = model_dir / "checkpoints"
         with peers_watched(strategy, checkpoints):  # a lost worker: 1 line
-            return _train_and_evaluate(config, strategy, model_dir)
+            return _train_and_evaluate(config, strategy, model_dir, restart)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
 
 
-def _train_and_evaluate(config, strategy, model_dir):
+def _train_and_evaluate(config, strategy, model_dir, restart):
     import tensorflow as tf
 
     import loops
@@ -195,7 +246,7 @@ def _train_and_evaluate(config, strategy, model_dir):
     moved = claim(
         model_dir,
         run_record(config, data.info),
-        restart=config.restart,
+        restart=restart,
         write=is_chief(strategy),
     )
     if moved is not None:
@@ -421,134 +472,41 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
-    """Defines the flags; only the entry point calls it, so that other
-    experiments with flags of the same names can be imported beside this
-    module (absl refuses a flag defined twice)."""
-    _DEFAULTS = Config()
-    flags.DEFINE_enum(
-        "model", _DEFAULTS.model, list(registry.models()), registry.describe()
-    )
-    flags.DEFINE_string(
-        "dataset",
-        _DEFAULTS.dataset,
-        "digits (offline, bundled), idx:DIR (local MNIST IDX files) or a "
-        "tensorflow-datasets name: mnist, fashion_mnist, kmnist, "
-        "emnist/digits, cifar10.",
-    )
-    flags.DEFINE_integer("epochs", _DEFAULTS.epochs, "Passes over the data.")
-    flags.DEFINE_integer(
-        "batch_size", _DEFAULTS.batch_size, "Global batch size."
-    )
-    flags.DEFINE_float(
-        "learning_rate", _DEFAULTS.learning_rate, "Step size eta."
-    )
-    flags.DEFINE_enum(
-        "optimizer", _DEFAULTS.optimizer, OPTIMIZERS, "Optimizer."
-    )
-    flags.DEFINE_enum(
-        "lr_schedule",
-        _DEFAULTS.lr_schedule,
-        SCHEDULES,
-        "Learning rate over the run's steps: constant, cosine (to 0) or "
-        "exponential (to 0.1x); keras_cheats.schedules.",
-    )
-    flags.DEFINE_integer(
-        "warmup_steps",
-        _DEFAULTS.warmup_steps,
-        "Linear warm-up from 0 to --learning_rate over this many steps.",
-    )
-    flags.DEFINE_integer("seed", _DEFAULTS.seed, "Seeds Python, NumPy and TF.")
-    flags.DEFINE_bool(
-        "deterministic", False, "Enable TensorFlow op determinism."
-    )
-    flags.DEFINE_string(
-        "model_dir",
-        "",
-        "Run directory; reuse it to resume (default: a new folder under "
-        "runs/).",
-    )
-    flags.DEFINE_bool("restart", False, cli.RESTART_HELP)
-    flags.DEFINE_enum("trainer", "loop", TRAINERS, "loops.fit or model.fit.")
-    flags.DEFINE_enum("strategy", "auto", STRATEGIES, "tf.distribute strategy.")
-    flags.DEFINE_string("tpu", "", "TPU name for --strategy=tpu.")
-    flags.DEFINE_integer(
-        "cpu_replicas", 1, "Split the CPU into N logical devices (mirrored)."
-    )
-    flags.DEFINE_string(
-        "steps_per_execution",
-        "auto",
-        "Training steps per compiled call: an integer, or auto (32, fewer "
-        "for short epochs).",
-    )
-    flags.DEFINE_enum(
-        "jit_compile",
-        "auto",
-        ["auto", "true", "false"],
-        "Compile the step with XLA; auto: for dense models only (the loop), "
-        "Keras' own rule (model.fit).",
-    )
-    flags.DEFINE_float(
-        "clip_norm",
-        None,
-        "Clip the gradient (summed over replicas) to this global norm.",
-    )
-    flags.DEFINE_string("data_dir", None, "tensorflow-datasets data_dir.")
-    flags.DEFINE_bool("download", False, "Let tensorflow-datasets download.")
-    flags.DEFINE_integer("verbose", 1, "0 silent, 1 progress bar, 2 per epoch.")
-    flags.DEFINE_enum(
-        "mixed_precision",
-        "float32",
-        PRECISIONS,
-        "Keras dtype policy; mixed_float16 adds dynamic loss scaling.",
-    )
-    flags.DEFINE_multi_string(
-        "set",
-        [],
-        "Model option KEY=VALUE (repeatable), e.g. --set latent_dim=2.",
+    """The command line: one flag per Config field (the --model one lists
+    the models), --model_dir and --restart. Only the entry point calls it,
+    so that other experiments with flags of the same names can be imported
+    beside this module (absl refuses a flag defined twice)."""
+    config_flags.define(
+        Config,
+        choices={"model": list(registry.models())},
+        extra_help={"model": registry.describe()},
     )
 
 
-def parse_options(pairs):
-    """["latent_dim=2", "loss=bce"] -> {"latent_dim": 2, "loss": "bce"}."""
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set {pair!r}; expected KEY=VALUE")
-        try:
-            options[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            options[key] = value
-    return options
-
-
-def main(argv):
-    del argv
-
-    from experiments.data import DatasetUnavailableError, IdxFormatError
-    from experiments.strategies import make_strategy
-
-    try:
-        strategy = make_strategy(
-            FLAGS.strategy, cpu_replicas=FLAGS.cpu_replicas, tpu=FLAGS.tpu
-        )
-        fields = [f.name for f in dataclasses.fields(Config)]
-        config = Config(
-            **{name: FLAGS[name].value for name in fields if name != "options"},
-            options=parse_options(FLAGS.set),
-        )
-        result = train_and_evaluate(config, strategy)
-    except (DatasetUnavailableError, IdxFormatError, ValueError) as e:
-        raise app.UsageError(str(e)) from None
-    except RuntimeError as e:  # e.g. --strategy=tpu without a TPU
-        raise app.UsageError(str(e)) from None
-    test, headline = result["test"], registry.get(config.model).headline
-    print(
+def summary(result) -> str:
+    """The last line the command prints."""
+    test = result["test"]
+    headline = registry.get(result["config"]["model"]).headline
+    return (
         f"test {headline}: {test[headline]:.4f} ("
         + ", ".join(f"{k} {v:.4f}" for k, v in test.items() if k != headline)
         + f"; {result['dataset']['num_test']} test images; run directory "
         f"{result['model_dir']})"
     )
+
+
+def main(argv):
+    del argv
+    from experiments.data import DatasetUnavailableError
+
+    try:
+        config = config_flags.parse(Config)
+        result = train_and_evaluate(
+            config, FLAGS.model_dir, restart=FLAGS.restart
+        )
+    except (DatasetUnavailableError, RuntimeError) as e:
+        raise app.UsageError(str(e)) from None  # e.g. --strategy=tpu, no TPU
+    print(summary(result))
 
 
 if __name__ == "__main__":

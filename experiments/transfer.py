@@ -1,6 +1,9 @@
 r"""Transfer learning (Cheat sheet 2.4): feature extraction, fine-tuning.
 
     python -m experiments.transfer --dataset=idx:../shared/data/mnist
+    python -m experiments.transfer --dataset=idx:../shared/data/mnist \
+        --per_class=10
+    python -m experiments.transfer --help    # every Config field, a flag
 
 1. Pretrain a CNN (batch norm after each convolution) on the source
    digits 0-4, with all their training images.
@@ -18,9 +21,11 @@ r"""Transfer learning (Cheat sheet 2.4): feature extraction, fine-tuning.
 4. From scratch: the same architecture, randomly initialized, trained on
    the same labelled images for as many epochs as steps 2 and 3 together.
 
-Every stage trains with `loops.fit`. The run directory's metrics.json
-holds the target test accuracy of steps 2, 3 and 4 (and the source test
-accuracy of step 1) with each stage's history.
+Every stage trains with `loops.fit` on `experiments.classification.task()`
+and is measured with `classification.evaluate`. The run folder's
+metrics.json holds the target test accuracy and cross-entropy of steps 2,
+3 and 4 (and the source test accuracy of step 1) with each stage's
+history.
 
 Keras 3 note: a base called with training=False inside a *functional*
 model is not kept in inference mode; the outer model's training=True
@@ -35,62 +40,64 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import dataclasses  # noqa: E402
+from typing import Literal  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 import loops  # noqa: E402
-from experiments import cli  # noqa: E402
+from experiments import classification, cli, config_flags, rundir  # noqa: E402
 from experiments import data as data_lib  # noqa: E402
-from experiments.rundir import open_run, record_of
 from keras_cheats.models import cnn  # noqa: E402
 from loops.checkpointing import write_json_atomic  # noqa: E402
 
+KIND = "transfer"
 STAGES = ("feature_extraction", "fine_tuning", "scratch")
-BN_MOMENTUM = 0.9
+EVAL_BATCH = 500  # examples per evaluation batch (no effect on results)
 
 
 @dataclasses.dataclass(frozen=True)
-class TransferConfig:
-    """Every choice of the transfer experiment.
-
-    Attributes:
-      dataset: "digits", "idx:DIR" or a tensorflow-datasets name.
-      source_classes: the pretraining classes; the others are the target.
-      per_class: labelled target training images per class (the budget).
-      pretrain_epochs: epochs on the source classes.
-      head_epochs: feature extraction epochs (new head, frozen base).
-      fine_tune_epochs: fine-tuning epochs (everything, low rate).
-      learning_rate: Adam step for pretraining, the head and scratch.
-      fine_tune_learning_rate: Adam step while fine-tuning.
-      batch_size: examples per batch.
-      filters: convolution filters of the CNN (batch norm after each).
-      dense_units: units of its dense layer (pretraining and scratch; the
-        base stops before it).
-      dropout: dropout before each classification layer.
-      seed: seeds the budget sample, the initial weights and the shuffles.
-      model_dir: run directory (default: a new folder under runs/).
-      restart: move a model_dir that holds another run aside first.
-      verbose: 0 silent, 1 progress bars, 2 one line per epoch.
-    """
+class Config:
+    """Every choice of the transfer experiment."""
 
     dataset: str = "digits"
-    source_classes: tuple = (0, 1, 2, 3, 4)
+    """Data set: digits, idx:DIR (MNIST IDX files) or a tensorflow-datasets
+    name."""
+    source_classes: tuple[int, ...] = (0, 1, 2, 3, 4)
+    """Pretraining classes (comma list); the other classes are the
+    target."""
     per_class: int = 50
+    """Labelled target training images per class: the label budget."""
     pretrain_epochs: int = 5
+    """Epochs of pretraining on the source classes."""
     head_epochs: int = 20
+    """Feature extraction epochs: the new head on the frozen base."""
     fine_tune_epochs: int = 10
+    """Fine-tuning epochs: every weight, at fine_tune_learning_rate."""
     learning_rate: float = 1e-3
+    """Adam step of pretraining, of the new head and of the scratch
+    model."""
     fine_tune_learning_rate: float = 1e-4
+    """Adam step while fine-tuning."""
     batch_size: int = 32
-    filters: tuple = (32, 64)
+    """Examples per training batch."""
+    filters: tuple[int, ...] = (32, 64)
+    """Filters of each convolution block of the CNN (batch norm after
+    each)."""
     dense_units: int = 128
+    """Units of the CNN's dense layer (pretraining and scratch; the
+    transferred base stops before it)."""
     dropout: float = 0.25
+    """Dropout rate before each classification layer, in [0, 1)."""
+    bn_momentum: float = 0.9
+    """Momentum of the BatchNorm moving statistics, in [0, 1)
+    (`build_source_model` says why not Keras' 0.99)."""
     seed: int = 0
-    model_dir: str = ""
-    restart: bool = False
-    verbose: int = 0
+    """Seeds the label budget sample, the initial weights and the
+    shuffles."""
+    verbose: Literal[0, 1, 2] = 0
+    """0 silent, 1 progress bars, 2 one line per epoch."""
 
     def __post_init__(self):
         classes = tuple(self.source_classes)
@@ -98,13 +105,15 @@ class TransferConfig:
             isinstance(c, int) and not isinstance(c, bool) and c >= 0
             for c in classes
         ):
+            listed = ",".join(str(c) for c in classes)
             raise ValueError(
-                f"source_classes={self.source_classes!r}; expected a "
-                "non-empty tuple of class ids >= 0"
+                f"source_classes={listed!r}; expected a non-empty list of "
+                "class ids >= 0, e.g. 0,1,2,3,4"
             )
         if len(set(classes)) != len(classes):
+            listed = ",".join(str(c) for c in classes)
             raise ValueError(
-                f"source_classes={self.source_classes!r} repeats a class"
+                f"source_classes={listed!r}; expected each class once"
             )
         object.__setattr__(self, "source_classes", classes)
         for name in ("per_class", "pretrain_epochs", "batch_size"):
@@ -115,12 +124,28 @@ class TransferConfig:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and value > 0):
                 raise ValueError(f"{name}={value!r}; expected a number > 0")
-        self.cnn_config()  # CNNConfig checks the architecture fields
+        filters = tuple(self.filters)
+        if not filters or not all(
+            isinstance(f, int) and not isinstance(f, bool) and f >= 1
+            for f in filters
+        ):
+            raise ValueError(
+                f"filters={','.join(str(f) for f in filters)!r}; expected "
+                "a non-empty list of integers >= 1, e.g. 32,64"
+            )
+        object.__setattr__(self, "filters", filters)
+        _check_int("dense_units", self.dense_units, 1)
+        for name in ("dropout", "bn_momentum"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and 0 <= value < 1):
+                raise ValueError(f"{name}={value!r}; expected 0 <= {name} < 1")
+        if self.verbose not in (0, 1, 2):
+            raise ValueError(f"verbose={self.verbose!r}; expected 0, 1 or 2")
 
     def cnn_config(self):
         """The CNN of every stage: batch norm after each convolution."""
         return cnn.CNNConfig(
-            filters=tuple(self.filters),
+            filters=self.filters,
             batch_norm=True,
             dense_units=(self.dense_units,),
             dropout=self.dropout,
@@ -201,7 +226,8 @@ def split_tasks(train, test, num_classes, source_classes, per_class, seed):
 
 
 def build_source_model(image_shape, num_classes, config):
-    """The CNN of every stage (logits), BatchNorm momentum 0.9.
+    """The CNN of every stage (logits), BatchNorm momentum
+    `config.bn_momentum` (default 0.9).
 
     With Keras' default momentum of 0.99 the moving statistics still
     weigh their initial values (mean 0, variance 1) by 0.99^n after n
@@ -213,7 +239,7 @@ def build_source_model(image_shape, num_classes, config):
     )
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = BN_MOMENTUM
+            layer.momentum = config.bn_momentum
     return model
 
 
@@ -276,44 +302,39 @@ class TransferClassifier(keras.Model):
         return cls(base=base, **config)
 
 
-def _task():
-    return loops.supervised(
-        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-    )
-
-
 def train_stage(model, split, epochs, learning_rate, config):
     """Trains `model` on `split` with Adam and `loops.fit`; the history."""
     pipeline = data_lib.Pipeline(split, config.batch_size, seed=config.seed)
     return loops.fit(
         model,
         keras.optimizers.Adam(learning_rate),
-        _task(),
+        classification.task(),
         pipeline,
         options=loops.LoopOptions(epochs=epochs, verbose=config.verbose),
     )
 
 
-def accuracy(model, split, batch_size=500):
-    """Accuracy of a logits model on a split, in inference mode (eager:
-    one forward pass per batch, no graph to trace)."""
-    hits = 0
-    for i in range(0, len(split), batch_size):
-        logits = model(split.x[i : i + batch_size], training=False)
-        hits += int(
-            np.sum(np.argmax(logits, axis=1) == split.y[i : i + batch_size])
-        )
-    return hits / len(split)
+def evaluate(model, split):
+    """{"loss", "accuracy"} of a logits model on a split, in inference
+    mode (`classification.evaluate`)."""
+    data = data_lib.Pipeline(split, EVAL_BATCH, shuffle=False)
+    return classification.evaluate(model, data)
 
 
-def run(config: TransferConfig) -> dict:
-    """Pretrains, transfers three ways, writes and returns metrics.json."""
-    loops.seed_everything(config.seed)
-    model_dir = open_run(
-        config.model_dir, "transfer", record_of("transfer", config),
-        dataset=config.dataset, restart=config.restart,
+def train_and_evaluate(config: Config, workdir="", *, restart=False) -> dict:
+    """Pretrains, transfers three ways, writes and returns metrics.json.
+
+    Args:
+      config: the experiment.
+      workdir: the run folder ("" for a new one under runs/); the same
+        settings rerun there, others are refused (`rundir.open_run`).
+      restart: move a `workdir` that holds another run aside first.
+    """
+    workdir = rundir.open_run(
+        workdir, KIND, rundir.record_of(KIND, config),
+        dataset=config.dataset, restart=restart,
     )  # fmt: skip
+    loops.seed_everything(config.seed)
     train, test, info = data_lib.load_splits(config.dataset)
     splits = split_tasks(
         train,
@@ -334,7 +355,7 @@ def run(config: TransferConfig) -> dict:
         config.learning_rate,
         config,
     )
-    source_accuracy = accuracy(source, splits.source_test)
+    source_test = evaluate(source, splits.source_test)
 
     # 2.4.2 Feature extraction: frozen base, new head.
     base = feature_extractor(source)
@@ -349,7 +370,7 @@ def run(config: TransferConfig) -> dict:
             config.learning_rate,
             config,
         )
-    results["feature_extraction"] = accuracy(model, splits.target_test)
+    results["feature_extraction"] = evaluate(model, splits.target_test)
 
     # 2.4.1 Fine-tuning: unfreeze, low learning rate, BN in inference mode.
     base.trainable = True
@@ -361,7 +382,7 @@ def run(config: TransferConfig) -> dict:
             config.fine_tune_learning_rate,
             config,
         )
-    results["fine_tuning"] = accuracy(model, splits.target_test)
+    results["fine_tuning"] = evaluate(model, splits.target_test)
 
     # The baseline: the same CNN from random weights, same budget.
     scratch = build_source_model(info.image_shape, n_target, config)
@@ -372,7 +393,7 @@ def run(config: TransferConfig) -> dict:
         config.learning_rate,
         config,
     )
-    results["scratch"] = accuracy(scratch, splits.target_test)
+    results["scratch"] = evaluate(scratch, splits.target_test)
 
     result = {
         "config": dataclasses.asdict(config),
@@ -382,90 +403,47 @@ def run(config: TransferConfig) -> dict:
         "num_source_train": len(splits.source_train),
         "num_target_train": len(splits.target_train),
         "num_target_test": len(splits.target_test),
-        "source_test_accuracy": source_accuracy,
-        "target_test_accuracy": results,
+        "source_test_accuracy": source_test["accuracy"],
+        "target_test_accuracy": {k: r["accuracy"] for k, r in results.items()},
+        "target_test_loss": {k: r["loss"] for k, r in results.items()},
         "history": history,
-        "model_dir": str(model_dir),
+        "model_dir": str(workdir),
     }
-    write_json_atomic(model_dir / "metrics.json", result)
+    write_json_atomic(workdir / "metrics.json", result)
     return result
+
+
+def summary(result) -> str:
+    """The lines the command prints: source accuracy, each stage's target
+    test accuracy, the run folder."""
+    target = result["target_test_accuracy"]
+    lines = [
+        f"source classes {result['source_classes']}: test accuracy "
+        f"{result['source_test_accuracy']:.4f}; target classes "
+        f"{result['target_classes']}, {result['num_target_train']} labelled "
+        f"images, {result['num_target_test']} test images:"
+    ]
+    lines += [
+        f"  {stage:<20} test accuracy {target[stage]:.4f}" for stage in STAGES
+    ]
+    lines.append(f"run directory {result['model_dir']}")
+    return "\n".join(lines)
 
 
 FLAGS = flags.FLAGS
 
 
-def define_flags():
-    """The command-line flags, defined only when this module is the
-    program: `experiments.train` and the other experiments define
-    flags of the same names (absl allows one definition per name in
-    a process, and tests import several of these modules)."""
-    defaults = TransferConfig()
-    flags.DEFINE_string(
-        "dataset", defaults.dataset, "digits, idx:DIR or a tfds name."
-    )
-    flags.DEFINE_list(
-        "source_classes",
-        [str(c) for c in defaults.source_classes],
-        "Pretraining classes; the others are the target.",
-    )
-    flags.DEFINE_integer(
-        "per_class", defaults.per_class, "Labelled target images/class."
-    )
-    flags.DEFINE_integer(
-        "pretrain_epochs", defaults.pretrain_epochs, "Source epochs."
-    )
-    flags.DEFINE_integer(
-        "head_epochs", defaults.head_epochs, "Feature extraction."
-    )
-    flags.DEFINE_integer(
-        "fine_tune_epochs", defaults.fine_tune_epochs, "Fine-tuning."
-    )
-    flags.DEFINE_float("learning_rate", defaults.learning_rate, "Adam step.")
-    flags.DEFINE_float(
-        "fine_tune_learning_rate",
-        defaults.fine_tune_learning_rate,
-        "Fine-tuning step.",
-    )
-    flags.DEFINE_integer("batch_size", defaults.batch_size, "Batch size.")
-    flags.DEFINE_integer("seed", defaults.seed, "Seed.")
-    flags.DEFINE_string("model_dir", "", "Run directory for metrics.json.")
-    flags.DEFINE_boolean("restart", False, cli.RESTART_HELP)
-    flags.DEFINE_integer("verbose", 0, "0 silent, 1 progress bar, 2 per epoch.")
-
-
-def class_ids(flag):
-    """`--source_classes`' strings as ints. A ValueError names the flag,
-    as TransferConfig's own errors do."""
-    try:
-        return tuple(int(c) for c in flag)
-    except ValueError:
-        raise ValueError(
-            f"source_classes={','.join(flag)!r}; expected class ids, e.g. "
-            "0,1,2,3,4"
-        ) from None
-
-
 def main(argv):
     del argv
     try:
-        names = {f.name for f in dataclasses.fields(TransferConfig)}
-        values = {n: FLAGS[n].value for n in names if n in FLAGS}
-        values["source_classes"] = class_ids(FLAGS.source_classes)
-        result = run(TransferConfig(**values))
-    except (data_lib.DatasetUnavailableError, ValueError) as e:
+        result = train_and_evaluate(
+            config_flags.parse(Config), FLAGS.model_dir, restart=FLAGS.restart
+        )
+    except data_lib.DatasetUnavailableError as e:
         raise app.UsageError(str(e)) from None
-    target = result["target_test_accuracy"]
-    print(
-        f"source classes {result['source_classes']}: test accuracy "
-        f"{result['source_test_accuracy']:.4f}; target classes "
-        f"{result['target_classes']}, {result['num_target_train']} labelled "
-        f"images, {result['num_target_test']} test images:"
-    )
-    for stage in STAGES:
-        print(f"  {stage:<20} test accuracy {target[stage]:.4f}")
-    print(f"run directory {result['model_dir']}")
+    print(summary(result))
 
 
 if __name__ == "__main__":
-    define_flags()
+    config_flags.define(Config)
     cli.run(main)

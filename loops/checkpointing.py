@@ -50,8 +50,9 @@ def _umask():
     return mask
 
 
-def write_json_atomic(path, obj):
-    """Writes JSON to a temporary file in the same folder, then renames it.
+def write_text_atomic(path, text):
+    """Writes `text` to a temporary file in the same folder, then renames
+    it: a reader sees the old file or the new one, never a part.
 
     The file gets the permissions of any file the process creates (0644
     under the usual umask), not mkstemp's private 0600.
@@ -62,13 +63,18 @@ def write_json_atomic(path, obj):
     try:
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, sort_keys=True)
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         pathlib.Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path, obj):
+    """`write_text_atomic` of `obj` as indented, key-sorted JSON."""
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True))
 
 
 def read_json(path, default=None):
@@ -155,9 +161,7 @@ class RunState:
                 intact = [
                     p for p in found if pathlib.Path(p + ".index").exists()
                 ]
-                tf.compat.v1.train.update_checkpoint_state(
-                    str(self.directory), path, intact[::-1]
-                )
+                write_checkpoint_state(self.directory, path, intact[::-1])
                 self._new_manager()
             return path
         if found:
@@ -211,10 +215,23 @@ class RunState:
                 f.unlink()
         kept = found[: self._max_to_keep]
         if kept:
-            tf.compat.v1.train.update_checkpoint_state(
-                str(self.directory), kept[0], kept[::-1]
-            )
+            write_checkpoint_state(self.directory, kept[0], kept[::-1])
         self._new_manager()
+
+
+def write_checkpoint_state(directory, latest, all_paths):
+    """Writes the `checkpoint` state file that `tf.train.latest_checkpoint`
+    reads (a CheckpointState text proto), atomically; names are relative to
+    `directory`, as the CheckpointManager writes them. (TensorFlow's own
+    `update_checkpoint_state` is deprecated and warns at every call.)"""
+    lines = [f'model_checkpoint_path: "{pathlib.Path(latest).name}"']
+    lines += [
+        f'all_model_checkpoint_paths: "{pathlib.Path(p).name}"'
+        for p in all_paths
+    ]
+    write_text_atomic(
+        pathlib.Path(directory) / "checkpoint", "\n".join(lines) + "\n"
+    )
 
 
 def unreadable(prefix):

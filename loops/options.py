@@ -6,6 +6,8 @@ import os
 import keras
 import tensorflow as tf
 
+from keras_cheats.checks import integer as check_int
+
 AUTO = "auto"
 # Steps per compiled call when steps_per_execution="auto": at 32 the
 # per-call cost (callbacks, one host read) is under 3% of an MLP epoch on
@@ -157,8 +159,3 @@ def _layers(layer):
         child = getattr(layer, attr, None)
         if isinstance(child, keras.layers.Layer):
             yield from _layers(child)
-
-
-def check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name}={value!r}; expected an integer >= {minimum}")

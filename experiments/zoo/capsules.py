@@ -84,5 +84,6 @@ register(
         metrics=lambda info, config: [CapsuleAccuracy()],
         prepare_factory=_prepare_factory,
         after_training=_after,
+        options=("size", "routing"),
     ),
 )

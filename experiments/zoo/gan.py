@@ -341,5 +341,6 @@ register(
         callbacks=sample_callbacks,
         after_training=after_training,
         headline="classifier_score",
+        options=tuple(OPTIONS),
     ),
 )

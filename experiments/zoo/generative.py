@@ -21,9 +21,8 @@ next to reconstructions (reconstructions.png), for the denoising AE the
 noisy inputs next to their reconstructions (denoising.png), for the VAEs
 samples from the prior (samples.png), an interpolation between two test
 images (interpolation.png) and, with latent_dim=2, the decoded manifold
-(manifold.png). The `--model=dbvae` run trains on uniform batches; the
-adaptive resampling needs a per-epoch data hook and lives in
-`experiments/debias.py`.
+(manifold.png). The `--model=dbvae` run redraws its batches each epoch by
+latent rarity (`experiments.resampling.ResampledTrainData`).
 """
 
 import statistics
@@ -147,6 +146,7 @@ for _name, _kind, _desc in (
             prepare=_reconstruction_targets,
             after_training=_ae_after,
             headline="loss",
+            options=AE_KEYS,
         ),
     )
 
@@ -236,6 +236,7 @@ for _name, _kind, _desc in (
             prepare=_reconstruction_targets,
             after_training=_vae_after,
             headline="loss",
+            options=VAE_KEYS,
         ),
     )
 
@@ -262,7 +263,7 @@ def _dbvae_build(info, config):
 
 def _dbvae_train_data(model, data, run_dir, config):
     """Adaptive resampling: each epoch's batches drawn by the encoder."""
-    from experiments.debias import ResampledTrainData
+    from experiments.resampling import ResampledTrainData
 
     return ResampledTrainData(
         data.train.split,
@@ -321,5 +322,6 @@ register(
         train_data=_dbvae_train_data,
         after_training=_dbvae_after,
         headline="accuracy",
+        options=DBVAE_KEYS,
     ),
 )

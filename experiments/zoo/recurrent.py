@@ -57,5 +57,6 @@ for _cell, _name in _NAMES.items():
             build=_builder(_cell),
             loss=classification_loss,
             metrics=accuracy,
+            options=("units", "layers", "dropout"),
         ),
     )

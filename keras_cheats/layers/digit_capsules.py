@@ -16,15 +16,8 @@ neither has CapsNet-Keras, whose parameter counts this layer reproduces.
 import keras
 from keras import ops
 
+from keras_cheats import checks
 from keras_cheats.layers.routing import routing_by_agreement
-
-
-def _positive_int(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(
-            f"`{name}` must be an int >= 1; received {name}={value!r}."
-        )
-    return value
 
 
 @keras.saving.register_keras_serializable(package="keras_cheats")
@@ -62,9 +55,9 @@ class DigitCapsules(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.num_capsules = _positive_int("num_capsules", num_capsules)
-        self.capsule_dim = _positive_int("capsule_dim", capsule_dim)
-        self.routing_iterations = _positive_int(
+        self.num_capsules = checks.positive_int("num_capsules", num_capsules)
+        self.capsule_dim = checks.positive_int("capsule_dim", capsule_dim)
+        self.routing_iterations = checks.positive_int(
             "routing_iterations", routing_iterations
         )
         if not isinstance(stop_gradient_routing, bool):

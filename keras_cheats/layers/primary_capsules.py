@@ -11,15 +11,8 @@ paper and CapsNet-Keras).
 import keras
 from keras import ops
 
+from keras_cheats import checks
 from keras_cheats.layers.squash import squash
-
-
-def _positive_int(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(
-            f"`{name}` must be an int >= 1; received {name}={value!r}."
-        )
-    return value
 
 
 @keras.saving.register_keras_serializable(package="keras_cheats")
@@ -55,10 +48,10 @@ class PrimaryCapsules(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.channels = _positive_int("channels", channels)
-        self.capsule_dim = _positive_int("capsule_dim", capsule_dim)
-        self.kernel_size = _positive_int("kernel_size", kernel_size)
-        self.strides = _positive_int("strides", strides)
+        self.channels = checks.positive_int("channels", channels)
+        self.capsule_dim = checks.positive_int("capsule_dim", capsule_dim)
+        self.kernel_size = checks.positive_int("kernel_size", kernel_size)
+        self.strides = checks.positive_int("strides", strides)
         if padding not in ("valid", "same"):
             raise ValueError(
                 "`padding` must be one of ['same', 'valid']; "

@@ -24,14 +24,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from keras_cheats.models.mlp import (
-    _ACTIVATION_HELP,
-    _check_input_shape,
-    _keras_object,
-    _positive_int,
-    _positive_ints,
-    _rate,
-)
+from keras_cheats import checks
 
 KINDS = ("mlp", "conv")
 
@@ -46,7 +39,7 @@ def check_kind(kind):
 
 def check_image_shape(input_shape):
     """(H, W, C) as a tuple of ints, or ValueError."""
-    shape = _check_input_shape(input_shape)
+    shape = checks.input_shape(input_shape)
     if len(shape) != 3:
         raise ValueError(
             "`input_shape` must be an image shape (H, W, C); "
@@ -60,21 +53,21 @@ def check_stack_config(config):
     DB-VAE configs (kind, latent_dim, hidden_units, filters, activation),
     normalizing the unit and filter lists to tuples in place."""
     check_kind(config.kind)
-    _positive_int("latent_dim", config.latent_dim)
+    checks.positive_int("latent_dim", config.latent_dim)
     for name in ("hidden_units", "filters"):
         object.__setattr__(
-            config, name, _positive_ints(name, getattr(config, name))
+            config, name, checks.positive_ints(name, getattr(config, name))
         )
     if config.kind == "conv" and not config.filters:
         raise ValueError(
             "`filters` must name at least one convolution for "
             f"kind='conv'; received filters={config.filters!r}."
         )
-    _keras_object(
+    checks.keras_object(
         "activation",
         config.activation,
         keras.activations.get,
-        _ACTIVATION_HELP,
+        checks.ACTIVATION_HELP,
     )
 
 
@@ -102,7 +95,7 @@ class AutoencoderConfig:
 
     def __post_init__(self):
         check_stack_config(self)
-        _rate("noise", self.noise, high=math.inf)
+        checks.rate("noise", self.noise, high=math.inf)
 
 
 def encoder_body(inputs, kind, hidden_units, filters, activation):
@@ -272,7 +265,7 @@ def reconstruction_error(model, images, batch_size=256):
             f"`images` must have shape (N, H, W, C); received shape "
             f"{images.shape}."
         )
-    _positive_int("batch_size", batch_size)
+    checks.positive_int("batch_size", batch_size)
     scores = []
     for start in range(0, len(images), batch_size):
         x = images[start : start + batch_size]

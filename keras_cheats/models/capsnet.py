@@ -50,15 +50,10 @@ from dataclasses import dataclass
 import keras
 from keras import ops
 
+from keras_cheats import checks
 from keras_cheats.layers import DigitCapsules, Length, Mask, PrimaryCapsules
 from keras_cheats.losses import margin_loss
-from keras_cheats.models.mlp import (
-    _check_input_shape,
-    _positive_int,
-    _positive_ints,
-    _rate,
-    check_classes,
-)
+from keras_cheats.models.mlp import check_classes
 
 RECONSTRUCTION_WEIGHT = 0.0005
 
@@ -105,7 +100,7 @@ class CapsNetConfig:
             "digit_dim",
             "routing_iterations",
         ):
-            _positive_int(name, getattr(self, name))
+            checks.positive_int(name, getattr(self, name))
         if not isinstance(self.stop_gradient_routing, bool):
             raise ValueError(
                 "`stop_gradient_routing` must be a bool; received "
@@ -114,7 +109,7 @@ class CapsNetConfig:
         object.__setattr__(
             self,
             "decoder_units",
-            _positive_ints("decoder_units", self.decoder_units),
+            checks.positive_ints("decoder_units", self.decoder_units),
         )
 
     @classmethod
@@ -162,7 +157,7 @@ def build_capsnet(input_shape, num_classes, config=None, name="capsnet"):
         raise ValueError(
             f"`config` must be a CapsNetConfig; received config={config!r}."
         )
-    input_shape = _check_input_shape(input_shape)
+    input_shape = checks.input_shape(input_shape)
     if len(input_shape) not in (2, 3):
         raise ValueError(
             "`input_shape` must be (H, W, C) or (H, W); "
@@ -283,7 +278,9 @@ def capsnet_loss(y_true, y_pred, reconstruction_weight=RECONSTRUCTION_WEIGHT):
     Returns:
         float32 tensor (B,).
     """
-    _rate("reconstruction_weight", reconstruction_weight, high=float("inf"))
+    checks.rate(
+        "reconstruction_weight", reconstruction_weight, high=float("inf")
+    )
     labels, images = _unpack(
         y_true, (("label", "lengths"), ("image", "reconstruction")), "y_true"
     )
@@ -323,7 +320,7 @@ class CapsNetLoss(keras.losses.Loss):
         dtype=None,
     ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.reconstruction_weight = _rate(
+        self.reconstruction_weight = checks.rate(
             "reconstruction_weight", reconstruction_weight, high=float("inf")
         )
 

@@ -16,11 +16,8 @@ from dataclasses import dataclass
 
 import keras
 
+from keras_cheats import checks
 from keras_cheats.models.mlp import (
-    _check_input_shape,
-    _positive_int,
-    _positive_ints,
-    _rate,
     check_activations,
     check_classes,
 )
@@ -28,15 +25,6 @@ from keras_cheats.models.mlp import (
 PADDINGS = ("valid", "same")
 POOLINGS = ("max", "average", "none")
 HEADS = ("flatten", "global_average", "global_max")
-
-
-def _choice(name, value, choices):
-    if value not in choices:
-        raise ValueError(
-            f"`{name}` must be one of {list(choices)}; "
-            f"received {name}={value!r}."
-        )
-    return value
 
 
 @dataclass(frozen=True)
@@ -77,7 +65,7 @@ class CNNConfig:
 
     def __post_init__(self):
         object.__setattr__(
-            self, "filters", _positive_ints("filters", self.filters)
+            self, "filters", checks.positive_ints("filters", self.filters)
         )
         if not self.filters:
             raise ValueError(
@@ -87,20 +75,20 @@ class CNNConfig:
         object.__setattr__(
             self,
             "dense_units",
-            _positive_ints("dense_units", self.dense_units),
+            checks.positive_ints("dense_units", self.dense_units),
         )
         for name in ("kernel_size", "strides", "pool_size"):
-            _positive_int(name, getattr(self, name))
-        _choice("padding", self.padding, PADDINGS)
-        _choice("pooling", self.pooling, POOLINGS)
-        _choice("head", self.head, HEADS)
+            checks.positive_int(name, getattr(self, name))
+        checks.choice("padding", self.padding, PADDINGS)
+        checks.choice("pooling", self.pooling, POOLINGS)
+        checks.choice("head", self.head, HEADS)
         check_activations(self.activation, self.output_activation)
         if not isinstance(self.batch_norm, bool):
             raise ValueError(
                 "`batch_norm` must be a bool; "
                 f"received batch_norm={self.batch_norm!r}."
             )
-        _rate("dropout", self.dropout)
+        checks.rate("dropout", self.dropout)
 
 
 def build_cnn(input_shape, num_classes, config=None, name="cnn"):
@@ -131,7 +119,7 @@ def build_cnn(input_shape, num_classes, config=None, name="cnn"):
         raise ValueError(
             f"`config` must be a CNNConfig; received config={config!r}."
         )
-    input_shape = _check_input_shape(input_shape)
+    input_shape = checks.input_shape(input_shape)
     if len(input_shape) not in (2, 3):
         raise ValueError(
             "`input_shape` must be (H, W, C) or (H, W); "

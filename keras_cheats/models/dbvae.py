@@ -30,8 +30,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_cheats import checks
 from keras_cheats.models.autoencoder import build_decoder, check_image_shape
-from keras_cheats.models.mlp import _rate
 from keras_cheats.models.vae import (
     VAE,
     VAEConfig,
@@ -191,12 +191,12 @@ class DBVAELoss:
                 f"target_class={self.target_class!r}."
             )
         object.__setattr__(
-            self, "beta", _rate("beta", self.beta, high=float("inf"))
+            self, "beta", checks.rate("beta", self.beta, high=float("inf"))
         )
         object.__setattr__(
             self,
             "vae_weight",
-            _rate("vae_weight", self.vae_weight, high=float("inf")),
+            checks.rate("vae_weight", self.vae_weight, high=float("inf")),
         )
         check_likelihood(self.likelihood)
 

@@ -38,12 +38,7 @@ from dataclasses import dataclass
 import keras
 from keras import ops
 
-from keras_cheats.models.mlp import (
-    _check_input_shape,
-    _positive_int,
-    _positive_ints,
-    _rate,
-)
+from keras_cheats import checks
 
 
 @dataclass(frozen=True)
@@ -70,22 +65,22 @@ class DCGANConfig:
     dropout: float = 0.3
 
     def __post_init__(self):
-        _positive_int("latent_dim", self.latent_dim)
-        _positive_int("kernel_size", self.kernel_size)
+        checks.positive_int("latent_dim", self.latent_dim)
+        checks.positive_int("kernel_size", self.kernel_size)
         for name in ("generator_filters", "discriminator_filters"):
-            value = _positive_ints(name, getattr(self, name))
+            value = checks.positive_ints(name, getattr(self, name))
             if not value:
                 raise ValueError(
                     f"`{name}` must name at least one layer; "
                     f"received {name}={getattr(self, name)!r}."
                 )
             object.__setattr__(self, name, value)
-        _rate("leaky_slope", self.leaky_slope)
-        _rate("dropout", self.dropout)
+        checks.rate("leaky_slope", self.leaky_slope)
+        checks.rate("dropout", self.dropout)
 
 
 def _check_image_shape(image_shape, config):
-    shape = _check_input_shape(image_shape)
+    shape = checks.input_shape(image_shape)
     factor = 2 ** len(config.generator_filters)
     if len(shape) != 3 or shape[0] % factor or shape[1] % factor:
         raise ValueError(

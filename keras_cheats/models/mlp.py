@@ -11,54 +11,7 @@ from dataclasses import dataclass
 
 import keras
 
-_ACTIVATION_HELP = "a Keras activation name such as 'relu'"
-
-
-def _positive_int(name, value):
-    """`value` if it is an int >= 1, or ValueError naming `name`."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(
-            f"`{name}` must be an int >= 1; received {name}={value!r}."
-        )
-    return value
-
-
-def _positive_ints(name, value):
-    """`value` as a tuple of ints >= 1, or ValueError naming `name`."""
-    items = tuple(value) if isinstance(value, (list, tuple)) else None
-    if items is None or not all(
-        isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in items
-    ):
-        raise ValueError(
-            f"`{name}` must be a tuple of ints >= 1; received {name}={value!r}."
-        )
-    return items
-
-
-def _rate(name, value, high=1.0, high_open=True):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    ok = ok and math.isfinite(value) and value >= 0
-    ok = ok and (value < high if high_open else value <= high)
-    if not ok:
-        bracket = ")" if high_open else "]"
-        raise ValueError(
-            f"`{name}` must be a number in [0, {high}{bracket}; "
-            f"received {name}={value!r}."
-        )
-    return float(value)
-
-
-def _keras_object(name, value, getter, expected, allow_none=False):
-    """Check that Keras can resolve `value` (activation, initializer)."""
-    if value is None and allow_none:
-        return None
-    try:
-        getter(value)
-    except (ValueError, TypeError):
-        raise ValueError(
-            f"`{name}` must be {expected}; received {name}={value!r}."
-        ) from None
-    return value
+from keras_cheats import checks
 
 
 @dataclass(frozen=True)
@@ -92,11 +45,11 @@ class MLPConfig:
     output_activation: str | None = "softmax"
 
     def __post_init__(self):
-        units = _positive_ints("hidden_units", self.hidden_units)
+        units = checks.positive_ints("hidden_units", self.hidden_units)
         object.__setattr__(self, "hidden_units", units)
         check_activations(self.activation, self.output_activation)
         for name in ("kernel_initializer", "bias_initializer"):
-            _keras_object(
+            checks.keras_object(
                 name,
                 getattr(self, name),
                 keras.initializers.get,
@@ -108,9 +61,9 @@ class MLPConfig:
                     f"`{name}` must be a bool; "
                     f"received {name}={getattr(self, name)!r}."
                 )
-        _rate("l1", self.l1, high=math.inf)
-        _rate("l2", self.l2, high=math.inf)
-        _rate("dropout", self.dropout)
+        checks.rate("l1", self.l1, high=math.inf)
+        checks.rate("l2", self.l2, high=math.inf)
+        checks.rate("dropout", self.dropout)
 
     def regularizer(self):
         """The kernel regularizer, or None when l1 = l2 = 0."""
@@ -121,14 +74,14 @@ class MLPConfig:
 
 def check_activations(activation, output_activation):
     """Validates a hidden and an output activation (the latter may be None)."""
-    _keras_object(
-        "activation", activation, keras.activations.get, _ACTIVATION_HELP
+    checks.keras_object(
+        "activation", activation, keras.activations.get, checks.ACTIVATION_HELP
     )
-    _keras_object(
+    checks.keras_object(
         "output_activation",
         output_activation,
         keras.activations.get,
-        _ACTIVATION_HELP + " or None",
+        checks.ACTIVATION_HELP + " or None",
         allow_none=True,
     )
 
@@ -179,7 +132,7 @@ def build_mlp(input_shape, num_classes, config=None, name="mlp"):
         raise ValueError(
             f"`config` must be an MLPConfig; received config={config!r}."
         )
-    input_shape = _check_input_shape(input_shape)
+    input_shape = checks.input_shape(input_shape)
     check_classes(num_classes, config.output_activation)
     regularizer = config.regularizer()
 
@@ -209,15 +162,3 @@ def build_mlp(input_shape, num_classes, config=None, name="mlp"):
             x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
     outputs = dense(num_classes, config.output_activation, "output")(x)
     return keras.Model(inputs, outputs, name=name)
-
-
-def _check_input_shape(input_shape):
-    shape = tuple(input_shape) if isinstance(input_shape, (list, tuple)) else ()
-    if not shape or not all(
-        isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape
-    ):
-        raise ValueError(
-            "`input_shape` must be a non-empty tuple of ints >= 1 (no batch "
-            f"axis); received input_shape={input_shape!r}."
-        )
-    return shape

@@ -37,13 +37,8 @@ from dataclasses import dataclass
 
 import keras
 
-from keras_cheats.models.mlp import (
-    _check_input_shape,
-    _keras_object,
-    _positive_int,
-    _rate,
-    check_classes,
-)
+from keras_cheats import checks
+from keras_cheats.models.mlp import check_classes
 
 CELLS = {
     "rnn": keras.layers.SimpleRNN,
@@ -78,10 +73,10 @@ class RecurrentConfig:
                 f"`cell` must be one of {list(CELLS)}; "
                 f"received cell={self.cell!r}."
             )
-        _positive_int("units", self.units)
-        _positive_int("num_layers", self.num_layers)
-        _rate("dropout", self.dropout)
-        _keras_object(
+        checks.positive_int("units", self.units)
+        checks.positive_int("num_layers", self.num_layers)
+        checks.rate("dropout", self.dropout)
+        checks.keras_object(
             "output_activation",
             self.output_activation,
             keras.activations.get,
@@ -115,7 +110,7 @@ def build_recurrent_classifier(
         raise ValueError(
             f"`config` must be a RecurrentConfig; received config={config!r}."
         )
-    input_shape = _check_input_shape(input_shape)
+    input_shape = checks.input_shape(input_shape)
     if len(input_shape) not in (2, 3):
         raise ValueError(
             "`input_shape` must be (H, W, C) or (H, W): H rows become the "

@@ -37,6 +37,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_cheats import checks
 from keras_cheats.layers.sampling import Sampling
 from keras_cheats.losses import gaussian_kl
 from keras_cheats.models.autoencoder import (
@@ -44,10 +45,6 @@ from keras_cheats.models.autoencoder import (
     check_image_shape,
     check_stack_config,
     encoder_body,
-)
-from keras_cheats.models.mlp import (
-    _positive_int,
-    _rate,
 )
 
 LIKELIHOODS = ("mse", "bernoulli")
@@ -189,7 +186,7 @@ class VAE(keras.Model):
         Returns:
             Tensor (n, H, W, C) in [0, 1].
         """
-        _positive_int("n", n)
+        checks.positive_int("n", n)
         _check_seed(seed)
         z = keras.random.normal((n, self.latent_dim), seed=seed)
         return self.decode(z)
@@ -316,7 +313,7 @@ class VAELoss:
 
     def __post_init__(self):
         object.__setattr__(
-            self, "beta", _rate("beta", self.beta, high=float("inf"))
+            self, "beta", checks.rate("beta", self.beta, high=float("inf"))
         )
         check_likelihood(self.likelihood)
 

@@ -35,7 +35,7 @@ def _child(folder):
     pid = os.fork()
     if pid == 0:  # the child: one run of the command, then exit
         try:
-            train.train_and_evaluate(train.Config(model_dir=folder, **CONFIG))
+            train.train_and_evaluate(train.Config(**CONFIG), folder)
             code = 0
         except BaseException:
             code = 1

@@ -26,9 +26,8 @@ def test_capsnet_trains_on_a_few_hundred_mnist_images(
         batch_size=50,
         learning_rate=3e-3,
         verbose=0,
-        model_dir=str(tmp_path / "run"),
     )
-    result = train.train_and_evaluate(config)
+    result = train.train_and_evaluate(config, tmp_path / "run")
     history = result["history"]
     assert history["loss"][2] < history["loss"][0]
     assert result["test"]["accuracy"] > 0.6  # chance is 0.1; 0.9 seen
@@ -38,14 +37,15 @@ def test_capsnet_trains_on_a_few_hundred_mnist_images(
     assert np.isfinite(saved["test"]["reconstruction_sse_16"])
 
 
-def test_capsnet_rejects_images_too_small_and_bad_size():
+def test_capsnet_rejects_images_too_small_and_bad_size(tmp_path):
     with pytest.raises(ValueError):
         train.train_and_evaluate(
-            train.Config(model="capsnet", epochs=1, verbose=0)
+            train.Config(model="capsnet", epochs=1, verbose=0), tmp_path / "a"
         )
     with pytest.raises(ValueError, match="size='huge'"):
         train.train_and_evaluate(
             train.Config(
                 model="capsnet", epochs=1, verbose=0, options={"size": "huge"}
-            )
+            ),
+            tmp_path / "b",
         )

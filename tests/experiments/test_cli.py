@@ -95,6 +95,12 @@ def test_usage_error_from_main_and_ctrl_c():
     assert _own_lines(interrupted.stderr) == ["interrupted"]
 
 
+def test_help_exits_0_and_lists_the_config_fields():
+    helped = _python("-m", "experiments.anomaly", "--help")
+    assert helped.returncode == 0, helped.stderr[-2000:]
+    assert "--held_out" in helped.stdout and "--model_dir" in helped.stdout
+
+
 def test_tensorflow_info_is_hidden_but_warnings_and_own_info_stay(tmp_path):
     # Saving a checkpoint makes TensorFlow log "Sharding callback duration"
     # through absl at INFO (functional_saver.py), once per save.

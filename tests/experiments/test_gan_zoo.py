@@ -155,9 +155,8 @@ def test_train_and_evaluate_on_digits(tmp_path):
     config = dataclasses.replace(
         _config(judge_steps=40, score_samples=100),
         epochs=1,
-        model_dir=str(tmp_path / "run"),
     )
-    result = train.train_and_evaluate(config)
+    result = train.train_and_evaluate(config, tmp_path / "run")
     test = result["test"]
     assert set(test) >= {
         "d_loss",

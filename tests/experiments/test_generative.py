@@ -11,11 +11,11 @@ from experiments.zoo import generative
 from keras_cheats.models import vae as vae_lib
 
 
-def _config(tmp_path, model, **kwargs):
-    defaults = dict(
-        model=model, epochs=1, verbose=0, model_dir=str(tmp_path / model)
-    )
-    return train.Config(**{**defaults, **kwargs})
+def _train(tmp_path, model, **kwargs):
+    """Trains `model` in the run folder tmp_path/model."""
+    defaults = dict(model=model, epochs=1, verbose=0)
+    config = train.Config(**{**defaults, **kwargs})
+    return train.train_and_evaluate(config, tmp_path / model)
 
 
 def _image_tags(run_dir):
@@ -43,7 +43,7 @@ def test_the_five_models_are_registered_under_section_7_4():
 
 @pytest.mark.slow
 def test_autoencoders_train_and_write_pictures(tmp_path):
-    result = train.train_and_evaluate(_config(tmp_path, "ae"))
+    result = _train(tmp_path, "ae")
     run_dir = tmp_path / "ae"
     assert (run_dir / "reconstructions.png").exists()
     saved = json.loads((run_dir / "metrics.json").read_text())
@@ -54,14 +54,12 @@ def test_autoencoders_train_and_write_pictures(tmp_path):
     assert result["test"] == saved["test"]
     assert "reconstructions" in _image_tags(run_dir)
 
-    train.train_and_evaluate(
-        _config(
-            tmp_path,
-            "conv_ae",
-            trainer="fit",
-            epochs=2,
-            options={"noise": 0.3, "latent_dim": 8, "filters": 8},
-        )
+    _train(
+        tmp_path,
+        "conv_ae",
+        trainer="fit",
+        epochs=2,
+        options={"noise": 0.3, "latent_dim": 8, "filters": 8},
     )
     assert (tmp_path / "conv_ae" / "denoising.png").exists()
     history = json.loads((tmp_path / "conv_ae" / "metrics.json").read_text())[
@@ -73,9 +71,7 @@ def test_autoencoders_train_and_write_pictures(tmp_path):
 @pytest.mark.slow
 def test_vae_with_a_2d_latent_space_writes_the_manifold_and_fits(tmp_path):
     options = {"latent_dim": 2, "likelihood": "bernoulli", "hidden_units": 32}
-    result = train.train_and_evaluate(
-        _config(tmp_path, "vae", options=options, epochs=2)
-    )
+    result = _train(tmp_path, "vae", options=options, epochs=2)
     run_dir = tmp_path / "vae"
     for name in ("reconstructions", "samples", "interpolation", "manifold"):
         assert (run_dir / f"{name}.png").exists(), name
@@ -86,13 +82,11 @@ def test_vae_with_a_2d_latent_space_writes_the_manifold_and_fits(tmp_path):
         test["reconstruction"] + test["kl"], rel=1e-5
     )
     assert {"manifold", "samples"} <= _image_tags(run_dir)
-    fit = train.train_and_evaluate(
-        _config(
-            tmp_path,
-            "conv_vae",
-            trainer="fit",
-            options={"latent_dim": 3, "beta": 0.5, "filters": 8},
-        )
+    fit = _train(
+        tmp_path,
+        "conv_vae",
+        trainer="fit",
+        options={"latent_dim": 3, "beta": 0.5, "filters": 8},
     )
     assert {"loss", "reconstruction", "kl"} <= set(fit["test"])
     assert fit["history"]["kl"] and fit["history"]["reconstruction"]
@@ -105,12 +99,8 @@ def test_dbvae_reports_accuracy_per_class_and_refuses_model_fit(tmp_path):
     # Its training data is redrawn each epoch by the model: model.fit
     # would train on other batches than the loop, so it is refused.
     with pytest.raises(ValueError, match="trainer='fit' needs a model"):
-        train.train_and_evaluate(
-            _config(tmp_path, "dbvae", trainer="fit", options=options)
-        )
-    result = train.train_and_evaluate(
-        _config(tmp_path, "dbvae", epochs=2, options=options)
-    )
+        _train(tmp_path, "dbvae", trainer="fit", options=options)
+    result = _train(tmp_path, "dbvae", epochs=2, options=options)
     test = result["test"]
     assert result["history"]["loss"][1] < result["history"]["loss"][0]
     assert 0.0 <= test["accuracy_target_class"] <= 1.0
@@ -127,9 +117,7 @@ def test_dbvae_reports_accuracy_per_class_and_refuses_model_fit(tmp_path):
 
 def test_unknown_option_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="--set latentdim"):
-        train.train_and_evaluate(
-            _config(tmp_path, "vae", options={"latentdim": 2})
-        )
+        _train(tmp_path, "vae", options={"latentdim": 2})
 
 
 def test_manifold_decodes_gaussian_quantiles():
@@ -149,13 +137,11 @@ def test_manifold_decodes_gaussian_quantiles():
 
 @pytest.mark.slow
 def test_dbvae_loop_redraws_batches_each_epoch(tmp_path):
-    result = train.train_and_evaluate(
-        _config(
-            tmp_path,
-            "dbvae",
-            epochs=2,
-            options={"target_class": 3, "latent_dim": 4, "filters": (8, 16)},
-        )
+    result = _train(
+        tmp_path,
+        "dbvae",
+        epochs=2,
+        options={"target_class": 3, "latent_dim": 4, "filters": (8, 16)},
     )
     drawn = sorted((tmp_path / "dbvae" / "resampling").glob("epoch_*.npz"))
     assert [p.name for p in drawn] == ["epoch_0000.npz", "epoch_0001.npz"]

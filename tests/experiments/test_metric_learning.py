@@ -11,11 +11,14 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from absl import flags
 
+from experiments import config_flags
 from experiments import data as data_lib
 from experiments import metric_learning as ml
 from experiments.retrieval import recall_at_k
 from keras_cheats.losses import ContrastiveLoss, TripletLoss
+from keras_cheats.losses.triplet_mining import DISTANCES, MININGS
 from tests.conftest import REPO
 
 
@@ -162,9 +165,37 @@ def test_config_errors_name_the_value(kwargs, message):
         ml.Config(**kwargs)
 
 
+def _flags(*args):
+    """The Config of a command line, through flags of its own."""
+    values = flags.FlagValues()
+    config_flags.define(ml.Config, flag_values=values)
+    values(["metric_learning", *args])
+    return config_flags.parse(ml.Config, flag_values=values), values
+
+
+def test_command_line_flags_make_the_config():
+    # The enum flags offer exactly the loss's options.
+    _, values = _flags()
+    assert tuple(values["mining"].parser.enum_values) == MININGS
+    assert tuple(values["distance"].parser.enum_values) == DISTANCES
+    assert "model_dir" in values and "restart" in values
+    # A contrastive command keeps the triplet flags' defaults: ignored.
+    config, _ = _flags("--loss=contrastive", "--embedding_dim=8")
+    assert config == ml.Config(loss="contrastive", embedding_dim=8)
+    assert (config.mining, config.distance, config.margin) == (None, None, 1.0)
+    config, _ = _flags("--mining=batch_hard", "--distance=euclidean")
+    assert (config.mining, config.distance) == ("batch_hard", "euclidean")
+    with pytest.raises(flags.IllegalFlagValueError):
+        _flags("--mining=hard")
+    # Every field's docstring is its flag's help.
+    help_text = " ".join(values.get_help().split())
+    for field, doc in config_flags.field_docs(ml.Config).items():
+        assert f"--{field}" in help_text and doc in help_text, field
+
+
 def _run(tmp_path, **kwargs):
-    config = ml.Config(verbose=0, model_dir=str(tmp_path / "run"), **kwargs)
-    return config, ml.train_and_evaluate(config)
+    config = ml.Config(verbose=0, **kwargs)
+    return config, ml.train_and_evaluate(config, tmp_path / "run")
 
 
 @pytest.mark.slow
@@ -207,7 +238,7 @@ def test_contrastive_on_digits_beats_untrained_and_resumes(tmp_path):
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved["config"]["mining"] is None and saved["test"] == test
     # The same run directory again: restored, nothing left to train.
-    again = ml.train_and_evaluate(config)
+    again = ml.train_and_evaluate(config, tmp_path / "run")
     assert again["history"] == result["history"]
     assert again["test"]["recall@1"] == test["recall@1"]
 
@@ -234,4 +265,9 @@ def test_command_line(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     saved = json.loads((run_dir / "metrics.json").read_text())
     assert saved["config"]["mining"] == "batch_all"
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["experiment"] == "metric_learning"
+    assert record["mining"] == "batch_all"
+    # What it prints is `summary` of what it saved.
+    assert done.stdout.strip().splitlines()[-1] == ml.summary(saved)
     assert f"test recall@1: {saved['test']['recall@1']:.4f}" in done.stdout

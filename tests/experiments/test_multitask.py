@@ -1,15 +1,20 @@
 """experiments.multitask: shared trunk, several heads (section 2.5)."""
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from absl import flags
 
 import loops
-from experiments import multitask
+from experiments import config_flags, multitask
+from tests.conftest import REPO
 
-_SMALL = multitask.MultitaskConfig(filters=(4,), dense_units=8)
+_SMALL = multitask.Config(filters=(4,), dense_units=8)
 
 
 def test_targets_derive_from_the_digit():
@@ -67,18 +72,18 @@ def test_weighted_loss_and_per_head_metrics_match_numpy():
 
 
 @pytest.mark.slow
-def test_run_learns_every_head_and_reports_them(tmp_path):
-    config = multitask.MultitaskConfig(
-        filters=(8,),
-        dense_units=32,
-        epochs=3,
-        learning_rate=3e-3,
-        loss_weights={"parity": 0.5},
-        model_dir=str(tmp_path),
-    )
-    result = multitask.run(config)
+def test_command_line_learns_every_head_and_reports_them(tmp_path):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "experiments.multitask", "--filters=8",
+            "--dense_units=32", "--epochs=3", "--learning_rate=3e-3",
+            "--set", "parity=0.5", "--verbose=0", f"--model_dir={tmp_path}",
+        ],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
     saved = json.loads((tmp_path / "metrics.json").read_text())
-    assert saved["test"] == result["test"]
     assert saved["config"]["loss_weights"] == {
         "digit": 1.0,
         "parity": 0.5,
@@ -92,29 +97,61 @@ def test_run_learns_every_head_and_reports_them(tmp_path):
     assert test["digit_accuracy"] > 0.5  # chance 0.1
     assert test["parity_accuracy"] > 0.7  # chance 0.5
     assert test["magnitude_accuracy"] > 0.7
+    # The weighted sum of the heads' test losses.
+    total = test["digit"] + 0.5 * test["parity"] + test["magnitude"]
+    assert test["loss"] == pytest.approx(total, rel=1e-4)
+    # What it prints is `summary` of what it saved, a line per head.
+    printed = done.stdout.strip().splitlines()
+    assert printed[-5:] == multitask.summary(saved).splitlines()
+    assert printed[-3].startswith("  parity     (2 classes, weight 0.5)")
 
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"heads": ("digit", "colour")}, "heads contains 'colour'"),
+        ({"heads": ("digit", "colour")}, r"heads=.*\('colour' is not one\)"),
         ({"heads": ()}, r"heads=\(\)"),
         ({"heads": ("digit", "digit")}, "expected distinct names"),
-        ({"loss_weights": {"colour": 1}}, "loss_weights has 'colour'"),
+        ({"loss_weights": {"colour": 1}}, r"loss_weights=\{'colour': 1\}"),
         ({"loss_weights": {"digit": -1}}, r"loss_weights\['digit'\]=-1"),
+        ({"loss_weights": {"digit": "a"}}, r"loss_weights\['digit'\]='a'"),
         ({"epochs": 0}, "epochs=0"),
+        ({"filters": ("a",)}, r"filters=\('a',\); expected integers >= 1"),
+        ({"filters": ()}, r"filters=\(\)"),
+        ({"dense_units": 0}, "dense_units=0; expected an integer >= 1"),
+        ({"dropout": 1.0}, r"dropout=1.0; expected a rate in \[0, 1\)"),
     ],
 )
 def test_config_errors_name_the_value(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        multitask.MultitaskConfig(**kwargs)
+        multitask.Config(**kwargs)
 
 
-def test_parse_weights():
-    assert multitask.parse_weights(["parity:0.5", "digit:2"]) == {
-        "parity": 0.5,
-        "digit": 2.0,
-    }
-    for bad in ("parity", "parity:half", ":1"):
-        with pytest.raises(ValueError, match="expected HEAD:WEIGHT"):
-            multitask.parse_weights([bad])
+def _flags(*args):
+    """The Config of a command line, through flags of its own."""
+    values = flags.FlagValues()
+    config_flags.define(multitask.Config, flag_values=values)
+    values(["multitask", *args])
+    return config_flags.parse(multitask.Config, flag_values=values), values
+
+
+def test_command_line_flags_make_the_config():
+    config, _ = _flags(
+        "--heads=digit,parity", "--set", "parity=0.5", "--filters=4,8"
+    )
+    assert config.heads == ("digit", "parity")
+    assert config.loss_weights == {"digit": 1.0, "parity": 0.5}
+    assert config.filters == (4, 8)
+    # No --set: every head weighs 1.
+    config, values = _flags()
+    assert config == multitask.Config()
+    assert set(config.loss_weights.values()) == {1.0}
+    with pytest.raises(ValueError, match="'magnitude' is not one"):
+        _flags("--heads=digit", "--set", "magnitude=2")
+    with pytest.raises(ValueError, match=r"loss_weights\['parity'\]='half'"):
+        _flags("--set", "parity=half")
+    # Every field's docstring is its flag's help (a dict field: --set).
+    help_text = " ".join(values.get_help().split())
+    for field, doc in config_flags.field_docs(multitask.Config).items():
+        name = "set" if field == "loss_weights" else field
+        assert f"--{name}" in help_text and doc in help_text, field

@@ -52,10 +52,9 @@ def test_rnn_learns_digits_row_by_row(tmp_path):
         epochs=3,
         learning_rate=3e-3,
         verbose=0,
-        model_dir=str(tmp_path / "run"),
         options={"units": 32},
     )
-    result = train.train_and_evaluate(config)
+    result = train.train_and_evaluate(config, tmp_path / "run")
     assert result["test"]["accuracy"] >= 0.4  # chance is 0.1
     loss = result["history"]["loss"]
     assert loss[-1] < loss[0]

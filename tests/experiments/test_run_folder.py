@@ -18,33 +18,30 @@ from tests.conftest import REPO
 from tests.experiments.helpers import start_train
 
 
-def _config(folder, **kwargs):
-    defaults = dict(model="mlp", epochs=1, verbose=0, model_dir=str(folder))
-    return train.Config(**{**defaults, **kwargs})
+def _train(folder, restart=False, **kwargs):
+    defaults = dict(model="mlp", epochs=1, verbose=0)
+    config = train.Config(**{**defaults, **kwargs})
+    return train.train_and_evaluate(config, folder, restart=restart)
 
 
 def test_a_rerun_of_another_run_is_refused_and_restart_moves_it(tmp_path):
     folder = tmp_path / "run"
-    first = train.train_and_evaluate(_config(folder))
+    first = _train(folder)
     record = json.loads((folder / "run.json").read_text())
     assert record["model"] == "mlp" and record["learning_rate"] == 1e-3
     assert record["split"] == {"train": 1437, "test": 360}
     with pytest.raises(ValueError) as e:
-        train.train_and_evaluate(
-            _config(folder, learning_rate=0.01, optimizer="sgd")
-        )
+        _train(folder, learning_rate=0.01, optimizer="sgd")
     message = str(e.value)
     assert "learning_rate 0.001 -> 0.01" in message
     assert "optimizer 'adam' -> 'sgd'" in message
     assert "--restart" in message and "--model_dir" in message
     # More epochs continue the same run.
-    more = train.train_and_evaluate(_config(folder, epochs=2))
+    more = _train(folder, epochs=2)
     assert more["history"]["loss"][0] == first["history"]["loss"][0]
     assert len(more["history"]["loss"]) == 2
     # --restart moves the old run aside, whole, and starts anew.
-    again = train.train_and_evaluate(
-        _config(folder, learning_rate=0.01, restart=True)
-    )
+    again = _train(folder, learning_rate=0.01, restart=True)
     (old,) = tmp_path.glob("run.old-*")
     assert (old / "checkpoints").is_dir() and (old / "model.keras").exists()
     assert len(again["history"]["loss"]) == 1
@@ -67,7 +64,7 @@ def test_model_dir_is_checked_and_expanded_before_anything_is_built(
 
 
 def test_files_of_a_run_folder_share_their_permissions(tmp_path):
-    train.train_and_evaluate(_config(tmp_path / "run"))
+    _train(tmp_path / "run")
     modes = {
         p.name: oct(p.stat().st_mode & 0o777)
         for p in (tmp_path / "run").iterdir()
@@ -179,7 +176,7 @@ def test_evaluate_and_predict_read_the_run_folder(tmp_path):
     from experiments import data, evaluate, predict, saving
 
     folder = tmp_path / "run"
-    result = train.train_and_evaluate(_config(folder, epochs=3))
+    result = _train(folder, epochs=3)
     metrics = evaluate.evaluate(folder)
     for key, value in metrics.items():
         assert value == pytest.approx(result["test"][key], rel=1e-6), key

@@ -10,21 +10,21 @@ import sys
 import pytest
 import tensorflow as tf
 
-from experiments import train
+from experiments import config_flags, train
 from experiments.strategies import make_strategy
 from tests.conftest import REPO
 from tests.experiments.helpers import start_train
 
 
 def _config(tmp_path, **kwargs):
-    defaults = dict(epochs=3, verbose=0, model_dir=str(tmp_path / "run"))
+    defaults = dict(epochs=3, verbose=0)
     return train.Config(**{**defaults, **kwargs})
 
 
 @pytest.mark.slow
 def test_cnn_on_digits_learns_writes_metrics_and_resumes(tmp_path):
     config = _config(tmp_path, epochs=5)
-    result = train.train_and_evaluate(config)
+    result = train.train_and_evaluate(config, tmp_path / "run")
     assert result["test"]["accuracy"] >= 0.85
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved["test"] == result["test"]
@@ -34,7 +34,7 @@ def test_cnn_on_digits_learns_writes_metrics_and_resumes(tmp_path):
     assert saved["dataset"]["num_test"] == 360
     assert list((tmp_path / "run" / "checkpoints").glob("ckpt-*.index"))
     # The same command again resumes: nothing left to train, same result.
-    again = train.train_and_evaluate(config)
+    again = train.train_and_evaluate(config, tmp_path / "run")
     assert again["history"] == history
     assert again["test"]["accuracy"] == pytest.approx(
         result["test"]["accuracy"]
@@ -46,7 +46,8 @@ def test_fit_trainer_and_mirrored_strategy(tmp_path):
     fit = train.train_and_evaluate(
         _config(
             tmp_path, model="mlp", trainer="fit", epochs=5, learning_rate=3e-3
-        )
+        ),
+        tmp_path / "run",
     )
     assert fit["test"]["accuracy"] >= 0.85
     mirrored = make_strategy("mirrored")
@@ -57,9 +58,9 @@ def test_fit_trainer_and_mirrored_strategy(tmp_path):
             model="mlp",
             epochs=5,
             learning_rate=3e-3,
-            model_dir=str(tmp_path / "mirrored"),
         ),
-        mirrored,
+        tmp_path / "mirrored",
+        strategy=mirrored,
     )
     assert loop["test"]["accuracy"] >= 0.85
 
@@ -118,13 +119,14 @@ def test_cli_help_lists_models_and_bad_input_is_a_usage_error(tmp_path):
 
 
 def test_parse_options_and_pipeline_map():
-    assert train.parse_options(["latent_dim=2", "loss=bce", "beta=0.5"]) == {
+    parse = config_flags.parse_options
+    assert parse(["latent_dim=2", "loss=bce", "beta=0.5"]) == {
         "latent_dim": 2,
         "loss": "bce",
         "beta": 0.5,
     }
     with pytest.raises(ValueError, match="expected KEY=VALUE"):
-        train.parse_options(["latent_dim"])
+        parse(["latent_dim"])
     from experiments import data
 
     d = data.load("digits", batch_size=32)
@@ -144,7 +146,8 @@ def test_mixed_float16_run_uses_loss_scaling_and_resets_the_policy(tmp_path):
             epochs=3,
             learning_rate=3e-3,
             mixed_precision="mixed_float16",
-        )
+        ),
+        tmp_path / "run",
     )
     assert result["test"]["accuracy"] >= 0.8
     assert keras.mixed_precision.global_policy().name == "float32"
@@ -298,3 +301,26 @@ def test_a_usage_error_is_one_line_naming_the_flag(tmp_path):
         assert len(lines) == 1, lines
         assert lines[0].startswith("experiments.train: error: ")
         assert message in lines[0] and lines[0].endswith("; see --help")
+
+
+@pytest.mark.parametrize("model", list(train.registry.models()))
+def test_set_with_an_unknown_key_is_refused_for_every_model(model):
+    known = train.registry.get(model).options
+    with pytest.raises(ValueError, match=f"model='{model}' has no option"):
+        train.Config(model=model, options={"bogus": 1})
+    if known:  # each key the model names is accepted
+        config = train.Config(model=model, options={k: 1 for k in known})
+        assert set(config.options) == set(known)
+
+
+def test_help_lists_every_config_field_with_its_docstring():
+    import dataclasses
+
+    from absl import flags
+
+    values = flags.FlagValues()
+    config_flags.define(train.Config, flag_values=values)
+    docs = config_flags.field_docs(train.Config)
+    for field in dataclasses.fields(train.Config):
+        name = "set" if field.name == "options" else field.name
+        assert docs[field.name] in values[name].help, name

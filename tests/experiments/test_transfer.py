@@ -1,15 +1,19 @@
 """experiments.transfer: feature extraction and fine-tuning (section 2.4)."""
 
+import dataclasses
 import json
+import subprocess
+import sys
 
 import keras
 import numpy as np
 import pytest
 
+from experiments import config_flags, rundir, transfer
 from experiments import data as data_lib
-from experiments import transfer
+from tests.conftest import REPO
 
-_TINY = transfer.TransferConfig(
+_TINY = transfer.Config(
     filters=(4, 8), dense_units=16, batch_size=32, per_class=10
 )
 
@@ -55,16 +59,20 @@ def test_split_tasks_errors(source, per_class, match):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"source_classes": ()}, r"source_classes=\(\)"),
-        ({"source_classes": (1, 1)}, "repeats a class"),
-        ({"per_class": 0}, "per_class=0"),
-        ({"fine_tune_learning_rate": 0}, "fine_tune_learning_rate=0"),
-        ({"filters": (0,)}, "filters="),
+        ({"source_classes": ()}, "source_classes=''; expected a non-empty"),
+        ({"source_classes": ("a", "b")}, "source_classes='a,b'; expected"),
+        ({"source_classes": (1, 1)}, "source_classes='1,1'; expected each"),
+        ({"per_class": 0}, "per_class=0; expected an integer >= 1"),
+        ({"head_epochs": -1}, "head_epochs=-1; expected an integer >= 0"),
+        ({"fine_tune_learning_rate": 0}, "fine_tune_learning_rate=0; exp"),
+        ({"filters": (0,)}, "filters='0'; expected"),
+        ({"dropout": 1.0}, r"dropout=1.0; expected 0 <= dropout < 1"),
+        ({"bn_momentum": -0.1}, r"bn_momentum=-0.1; expected 0 <="),
     ],
 )
 def test_config_errors_name_the_value(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        transfer.TransferConfig(**kwargs)
+        transfer.Config(**kwargs)
 
 
 def _digits():
@@ -155,23 +163,48 @@ def test_transfer_classifier_keras_file_round_trip(tmp_path):
 
 
 @pytest.mark.slow
-def test_run_reports_three_stages_in_metrics_json(tmp_path):
-    config = transfer.TransferConfig(
-        filters=(4, 8),
-        dense_units=16,
-        per_class=5,
-        pretrain_epochs=4,
-        head_epochs=1,
-        fine_tune_epochs=1,
-        model_dir=str(tmp_path),
-    )
-    result = transfer.run(config)
+def test_fine_tuning_lowers_the_target_test_loss_on_digits(tmp_path):
+    """At 10 labelled images per class (the budget at which BUILD.md finds
+    that transfer pays on MNIST), fine-tuning the base lowers the target
+    test cross-entropy that feature extraction left (digits, seeds 0 and
+    1: 1.00 -> 0.71 and 1.07 -> 0.72); pretraining separates the source
+    digits (0.994)."""
+    config = transfer.Config(per_class=10)
+    result = transfer.train_and_evaluate(config, tmp_path)
     saved = json.loads((tmp_path / "metrics.json").read_text())
-    assert saved["target_test_accuracy"] == result["target_test_accuracy"]
-    assert set(saved["target_test_accuracy"]) == set(transfer.STAGES)
-    assert all(0 <= a <= 1 for a in saved["target_test_accuracy"].values())
-    assert saved["source_test_accuracy"] > 0.5  # 5 classes: chance 0.2
-    assert saved["num_target_train"] == 25
+    assert saved["source_test_accuracy"] > 0.95  # 5 classes: chance 0.2
+    loss = saved["target_test_loss"]
+    assert set(loss) == set(transfer.STAGES)
+    assert loss["fine_tuning"] < 0.85 * loss["feature_extraction"]
+    assert saved["num_target_train"] == 50
     assert saved["target_classes"] == [5, 6, 7, 8, 9]
-    assert len(saved["history"]["scratch"]["loss"]) == 2  # 1 + 1 epochs
-    assert len(saved["history"]["fine_tuning"]["loss"]) == 1
+    assert len(saved["history"]["feature_extraction"]["loss"]) == 20
+    assert len(saved["history"]["fine_tuning"]["loss"]) == 10
+    assert len(saved["history"]["scratch"]["loss"]) == 30  # 20 + 10 epochs
+    lines = transfer.summary(result).splitlines()
+    assert lines[0].startswith("source classes [0, 1, 2, 3, 4]: test acc")
+    assert [line.split()[0] for line in lines[1:4]] == list(transfer.STAGES)
+    assert lines[-1] == f"run directory {tmp_path}"
+
+
+def test_a_rerun_with_other_settings_is_refused(tmp_path):
+    (tmp_path / "metrics.json").write_text("{}")  # a run's result
+    rundir.claim(tmp_path, rundir.record_of("transfer", transfer.Config()))
+    with pytest.raises(ValueError, match="per_class 50 -> 10"):
+        transfer.train_and_evaluate(transfer.Config(per_class=10), tmp_path)
+
+
+def test_help_shows_every_config_field():
+    done = subprocess.run(
+        [sys.executable, "-m", "experiments.transfer", "--help"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    # absl's --help prints the main module's flags and exits with 1.
+    assert done.returncode in (0, 1), done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    helps = config_flags.field_docs(transfer.Config)
+    assert set(helps) == {f.name for f in dataclasses.fields(transfer.Config)}
+    text = "".join(done.stdout.split())  # absl wraps the help lines
+    for name, help_text in helps.items():
+        assert f"--{name}:" in text or f"--[no]{name}:" in text, name
+        assert "".join(help_text.split()) in text, name

@@ -1,0 +1,89 @@
+"""Argument checks shared by the layers, models, loops and experiments.
+
+Each returns the value (normalized where it says so) or raises a
+ValueError that names the argument, shows the value received and says
+what was expected, e.g. "`units` must be an int >= 1; received units=0."
+"""
+
+import math
+
+ACTIVATION_HELP = "a Keras activation name such as 'relu'"
+
+
+def positive_int(name, value):
+    """`value` if it is an int >= 1."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(
+            f"`{name}` must be an int >= 1; received {name}={value!r}."
+        )
+    return value
+
+
+def integer(name, value, minimum):
+    """`value` if it is an int >= `minimum` (bools are refused)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name}={value!r}; expected an integer >= {minimum}")
+    return value
+
+
+def positive_ints(name, value):
+    """`value` (a list or tuple) as a tuple of ints >= 1."""
+    items = tuple(value) if isinstance(value, (list, tuple)) else None
+    if items is None or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in items
+    ):
+        raise ValueError(
+            f"`{name}` must be a tuple of ints >= 1; received {name}={value!r}."
+        )
+    return items
+
+
+def rate(name, value, high=1.0, high_open=True):
+    """`value` as a float in [0, high) (or [0, high] if not `high_open`)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value) and value >= 0
+    ok = ok and (value < high if high_open else value <= high)
+    if not ok:
+        bracket = ")" if high_open else "]"
+        raise ValueError(
+            f"`{name}` must be a number in [0, {high}{bracket}; "
+            f"received {name}={value!r}."
+        )
+    return float(value)
+
+
+def choice(name, value, choices):
+    """`value` if it is one of `choices`."""
+    if value not in choices:
+        raise ValueError(
+            f"`{name}` must be one of {list(choices)}; "
+            f"received {name}={value!r}."
+        )
+    return value
+
+
+def keras_object(name, value, getter, expected, allow_none=False):
+    """`value` if Keras resolves it with `getter` (an activation or
+    initializer name); `expected` describes what would do."""
+    if value is None and allow_none:
+        return None
+    try:
+        getter(value)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"`{name}` must be {expected}; received {name}={value!r}."
+        ) from None
+    return value
+
+
+def input_shape(value):
+    """`value` (no batch axis) as a non-empty tuple of ints >= 1."""
+    shape = tuple(value) if isinstance(value, (list, tuple)) else ()
+    if not shape or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape
+    ):
+        raise ValueError(
+            "`input_shape` must be a non-empty tuple of ints >= 1 (no batch "
+            f"axis); received input_shape={value!r}."
+        )
+    return shape
