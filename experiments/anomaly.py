@@ -24,15 +24,15 @@ from typing import Literal  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 import loops  # noqa: E402
 from experiments import cli, config_flags, images, rundir  # noqa: E402
 from experiments import data as data_lib  # noqa: E402
+from keras_cheats import checks  # noqa: E402
 from keras_cheats.models import autoencoder  # noqa: E402
 from loops.checkpointing import write_json_atomic  # noqa: E402
-from loops.options import check_int  # noqa: E402
 
 KIND = "anomaly"
 Model = Literal["ae", "conv_ae"]
@@ -74,7 +74,7 @@ class Config:
                 f"model={self.model!r}; expected one of {', '.join(MODELS)}"
             )
         for name in ("latent_dim", "epochs", "batch_size"):
-            check_int(name, getattr(self, name), 1)
+            checks.integer(name, getattr(self, name), 1)
         if not self.noise >= 0:
             raise ValueError(f"noise={self.noise!r}; expected a number >= 0")
         if not self.learning_rate > 0:
@@ -244,12 +244,8 @@ def summary(result) -> str:
 
 def main(argv):
     del argv
-    try:
-        result = train_and_evaluate(
-            config_flags.parse(Config), FLAGS.model_dir, restart=FLAGS.restart
-        )
-    except data_lib.DatasetUnavailableError as e:
-        raise app.UsageError(str(e)) from None
+    config = config_flags.parse(Config)
+    result = train_and_evaluate(config, FLAGS.model_dir, restart=FLAGS.restart)
     print(summary(result))
 
 

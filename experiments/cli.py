@@ -21,8 +21,8 @@ from absl import logging as absl_logging
 
 # Errors that mean "the command line asked for something impossible":
 # absl's own, and the ValueErrors that configs raise naming the flag, the
-# value and what was expected. Programs turn their other such errors (a
-# dataset that cannot be read, say) into app.UsageError.
+# value and what was expected; `experiments.data.DatasetUnavailableError`
+# (a data set that cannot be had here) too.
 USAGE_ERRORS = (app.UsageError, ValueError)
 
 # The help of every experiment's --restart (`experiments.rundir.claim`).
@@ -108,8 +108,11 @@ def _usage_errors_in_one_line(main, argv):
     except USAGE_ERRORS as e:
         _usage_error(e)
     except Exception as e:
-        from loops.interrupt import Interrupted, PeerLost  # TF is loaded
+        from experiments.data import DatasetUnavailableError  # TF is loaded
+        from loops.interrupt import Interrupted, PeerLost
 
+        if isinstance(e, DatasetUnavailableError):  # e.g. no download here
+            _usage_error(e)
         if not isinstance(e, (Interrupted, PeerLost)):
             raise
         print(f"{_program()}: {e}", file=sys.stderr)

@@ -42,15 +42,15 @@ from typing import Literal  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
 import loops  # noqa: E402
 from experiments import cli, config_flags, rundir, subgroups  # noqa: E402
 from experiments import data as data_lib  # noqa: E402
 from experiments.resampling import ResampledTrainData, report  # noqa: E402
+from keras_cheats import checks  # noqa: E402
 from keras_cheats.models import dbvae  # noqa: E402
 from loops.checkpointing import write_json_atomic  # noqa: E402
-from loops.options import check_int  # noqa: E402
 
 KIND = "debias"
 Subgroup = Literal["rotate", "invert"]  # subgroups.SUBGROUPS
@@ -123,9 +123,9 @@ class Config:
             raise ValueError(
                 f"seeds={self.seeds!r}; expected one or more different integers"
             )
-        check_int("target_class", self.target_class, 0)
+        checks.integer("target_class", self.target_class, 0)
         for name in ("epochs", "batch_size", "latent_dim", "bins"):
-            check_int(name, getattr(self, name), 1)
+            checks.integer(name, getattr(self, name), 1)
         if not 0.0 <= self.rare_fraction <= 1.0:
             raise ValueError(
                 f"rare_fraction={self.rare_fraction!r}; expected a number "
@@ -329,12 +329,8 @@ def summary(result) -> str:
 
 def main(argv):
     del argv
-    try:
-        result = train_and_evaluate(
-            config_flags.parse(Config), FLAGS.model_dir, restart=FLAGS.restart
-        )
-    except data_lib.DatasetUnavailableError as e:
-        raise app.UsageError(str(e)) from None
+    config = config_flags.parse(Config)
+    result = train_and_evaluate(config, FLAGS.model_dir, restart=FLAGS.restart)
     print(summary(result))
 
 

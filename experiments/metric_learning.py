@@ -45,12 +45,13 @@ from typing import Literal  # noqa: E402
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
 import loops  # noqa: E402
 from experiments import cli, config_flags, rundir  # noqa: E402
 from experiments import data as data_lib  # noqa: E402
 from experiments.retrieval import recall_at_k  # noqa: E402
+from keras_cheats import checks  # noqa: E402
 from keras_cheats.losses import (  # noqa: E402
     ContrastiveLoss,
     TripletLoss,
@@ -59,7 +60,6 @@ from keras_cheats.losses import (  # noqa: E402
 from keras_cheats.losses.triplet_mining import DISTANCES, MININGS  # noqa: E402
 from keras_cheats.models.cnn import CNNConfig, build_cnn  # noqa: E402
 from loops.checkpointing import write_json_atomic  # noqa: E402
-from loops.options import check_int  # noqa: E402
 
 Loss = Literal["triplet", "contrastive"]
 # The triplet options of keras_cheats.losses.triplet_mining (MININGS,
@@ -123,8 +123,8 @@ class Config:
             if self.loss == "contrastive":
                 object.__setattr__(self, name, None)
         for name, minimum in (("epochs", 1), ("batch_size", 2)):
-            check_int(name, getattr(self, name), minimum)
-        check_int("embedding_dim", self.embedding_dim, 1)
+            checks.integer(name, getattr(self, name), minimum)
+        checks.integer("embedding_dim", self.embedding_dim, 1)
         if not self.learning_rate > 0:
             raise ValueError(
                 f"learning_rate={self.learning_rate!r}; expected a number > 0"
@@ -350,12 +350,8 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    try:
-        result = train_and_evaluate(
-            config_flags.parse(Config), FLAGS.model_dir, restart=FLAGS.restart
-        )
-    except data_lib.DatasetUnavailableError as e:
-        raise app.UsageError(str(e)) from None
+    config = config_flags.parse(Config)
+    result = train_and_evaluate(config, FLAGS.model_dir, restart=FLAGS.restart)
     print(summary(result))
 
 

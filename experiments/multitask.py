@@ -32,14 +32,14 @@ import math  # noqa: E402
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
 import loops  # noqa: E402
 from experiments import classification, cli, config_flags, rundir  # noqa: E402
 from experiments import data as data_lib  # noqa: E402
+from keras_cheats import checks  # noqa: E402
 from keras_cheats.models import cnn  # noqa: E402
 from loops.checkpointing import write_json_atomic  # noqa: E402
-from loops.options import check_int  # noqa: E402
 
 KIND = "multitask"
 
@@ -120,28 +120,16 @@ class Config:
             self, "loss_weights", {h: float(weights.get(h, 1.0)) for h in heads}
         )
         for name in ("epochs", "batch_size"):
-            check_int(name, getattr(self, name), 1)
+            checks.integer(name, getattr(self, name), 1)
         if not self.learning_rate > 0:
             raise ValueError(
                 f"learning_rate={self.learning_rate!r}; expected a number > 0"
             )
-        filters = tuple(self.filters)
-        if not filters or not all(
-            isinstance(f, int) and not isinstance(f, bool) and f >= 1
-            for f in filters
-        ):
-            raise ValueError(
-                f"filters={self.filters!r}; expected integers >= 1, one per "
-                "convolution"
-            )
-        object.__setattr__(self, "filters", filters)
-        check_int("dense_units", self.dense_units, 1)
-        if not (
-            isinstance(self.dropout, int | float) and 0 <= self.dropout < 1
-        ):
-            raise ValueError(
-                f"dropout={self.dropout!r}; expected a rate in [0, 1)"
-            )
+        object.__setattr__(
+            self, "filters", checks.integers("filters", self.filters)
+        )
+        checks.integer("dense_units", self.dense_units, 1)
+        checks.fraction("dropout", self.dropout)
         self.trunk_config()  # and CNNConfig's own checks
 
     def trunk_config(self):
@@ -283,12 +271,8 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    try:
-        result = train_and_evaluate(
-            config_flags.parse(Config), FLAGS.model_dir, restart=FLAGS.restart
-        )
-    except data_lib.DatasetUnavailableError as e:
-        raise app.UsageError(str(e)) from None
+    config = config_flags.parse(Config)
+    result = train_and_evaluate(config, FLAGS.model_dir, restart=FLAGS.restart)
     print(summary(result))
 
 

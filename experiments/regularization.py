@@ -41,7 +41,7 @@ from typing import Literal  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
 import loops  # noqa: E402
 from experiments import classification, cli, config_flags, rundir  # noqa: E402
@@ -49,13 +49,10 @@ from experiments import data as data_lib  # noqa: E402
 from experiments.regularizers import (  # noqa: E402
     Regularization,
     build_model,
-    check_int,
-    check_number,
-    check_penalty,
-    check_rate,
     make_callbacks,
     sample_splits,
 )
+from keras_cheats import checks  # noqa: E402
 from loops.checkpointing import write_json_atomic  # noqa: E402
 
 KIND = "regularization"
@@ -112,27 +109,15 @@ class Config:
 
     def __post_init__(self):
         for name in ("train_size", "validation_size", "epochs", "batch_size"):
-            check_int(name, getattr(self, name), 1)
-        check_int("patience", self.patience, 1)
-        check_number("learning_rate", self.learning_rate, "a number > 0")
-        if not self.learning_rate > 0:
-            raise ValueError(
-                f"learning_rate={self.learning_rate!r}; expected a number > 0"
-            )
-        units = tuple(self.hidden_units)
-        if not units or not all(
-            isinstance(u, int) and not isinstance(u, bool) and u >= 1
-            for u in units
-        ):
-            raise ValueError(
-                f"hidden_units={','.join(str(u) for u in units)!r}; expected "
-                "a non-empty list of integers >= 1, e.g. 256,256"
-            )
+            checks.integer(name, getattr(self, name), 1)
+        checks.integer("patience", self.patience, 1)
+        checks.above("learning_rate", self.learning_rate)
+        units = checks.integers("hidden_units", self.hidden_units)
         object.__setattr__(self, "hidden_units", units)
         for name in ("l1", "l2", "table_l1", "table_l2"):
-            check_penalty(name, getattr(self, name))
+            checks.at_least(name, getattr(self, name))
         for name in ("dropout", "table_dropout"):
-            check_rate(name, getattr(self, name))
+            checks.fraction(name, getattr(self, name))
         for name in ("batch_norm", "early_stopping", "table"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(
@@ -293,12 +278,8 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    try:
-        result = train_and_evaluate(
-            config_flags.parse(Config), FLAGS.model_dir, restart=FLAGS.restart
-        )
-    except data_lib.DatasetUnavailableError as e:
-        raise app.UsageError(str(e)) from None
+    config = config_flags.parse(Config)
+    result = train_and_evaluate(config, FLAGS.model_dir, restart=FLAGS.restart)
     print(summary(result))
 
 

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 from experiments import data as data_lib
+from keras_cheats import checks
 from keras_cheats.models import mlp
 
 
@@ -39,14 +40,14 @@ class Regularization:
 
     def __post_init__(self):
         for name in ("l1", "l2"):
-            check_penalty(name, getattr(self, name))
-        check_rate("dropout", self.dropout)
+            checks.at_least(name, getattr(self, name))
+        checks.fraction("dropout", self.dropout)
         for name in ("batch_norm", "early_stopping"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(
                     f"{name}={getattr(self, name)!r}; expected a bool"
                 )
-        check_int("patience", self.patience, 1)
+        checks.integer("patience", self.patience, 1)
 
     @property
     def name(self):
@@ -60,32 +61,6 @@ class Regularization:
             k for k in ("batch_norm", "early_stopping") if getattr(self, k)
         ]
         return "+".join(parts) or "none"
-
-
-def check_int(name, value, minimum):
-    """A ValueError naming `name` unless `value` is an int >= minimum."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name}={value!r}; expected an integer >= {minimum}")
-
-
-def check_number(name, value, expected):
-    """A ValueError naming `name` unless `value` is an int or a float."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{name}={value!r}; expected {expected}")
-
-
-def check_penalty(name, value):
-    """A ValueError naming `name` unless value >= 0."""
-    check_number(name, value, "a number >= 0")
-    if value < 0:
-        raise ValueError(f"{name}={value!r}; expected a number >= 0")
-
-
-def check_rate(name, value):
-    """A ValueError naming `name` unless 0 <= value < 1."""
-    check_number(name, value, f"0 <= {name} < 1")
-    if not 0 <= value < 1:
-        raise ValueError(f"{name}={value!r}; expected 0 <= {name} < 1")
 
 
 def build_model(image_shape, num_classes, reg, hidden_units=(256, 256)):

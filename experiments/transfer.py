@@ -44,11 +44,12 @@ from typing import Literal  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
 import loops  # noqa: E402
 from experiments import classification, cli, config_flags, rundir  # noqa: E402
 from experiments import data as data_lib  # noqa: E402
+from keras_cheats import checks  # noqa: E402
 from keras_cheats.models import cnn  # noqa: E402
 from loops.checkpointing import write_json_atomic  # noqa: E402
 
@@ -117,28 +118,17 @@ class Config:
             )
         object.__setattr__(self, "source_classes", classes)
         for name in ("per_class", "pretrain_epochs", "batch_size"):
-            _check_int(name, getattr(self, name), 1)
+            checks.integer(name, getattr(self, name), 1)
         for name in ("head_epochs", "fine_tune_epochs"):
-            _check_int(name, getattr(self, name), 0)
+            checks.integer(name, getattr(self, name), 0)
         for name in ("learning_rate", "fine_tune_learning_rate"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and value > 0):
-                raise ValueError(f"{name}={value!r}; expected a number > 0")
-        filters = tuple(self.filters)
-        if not filters or not all(
-            isinstance(f, int) and not isinstance(f, bool) and f >= 1
-            for f in filters
-        ):
-            raise ValueError(
-                f"filters={','.join(str(f) for f in filters)!r}; expected "
-                "a non-empty list of integers >= 1, e.g. 32,64"
-            )
-        object.__setattr__(self, "filters", filters)
-        _check_int("dense_units", self.dense_units, 1)
+            checks.above(name, getattr(self, name))
+        object.__setattr__(
+            self, "filters", checks.integers("filters", self.filters)
+        )
+        checks.integer("dense_units", self.dense_units, 1)
         for name in ("dropout", "bn_momentum"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and 0 <= value < 1):
-                raise ValueError(f"{name}={value!r}; expected 0 <= {name} < 1")
+            checks.fraction(name, getattr(self, name))
         if self.verbose not in (0, 1, 2):
             raise ValueError(f"verbose={self.verbose!r}; expected 0, 1 or 2")
 
@@ -151,11 +141,6 @@ class Config:
             dropout=self.dropout,
             output_activation=None,
         )
-
-
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name}={value!r}; expected an integer >= {minimum}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -435,12 +420,8 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    try:
-        result = train_and_evaluate(
-            config_flags.parse(Config), FLAGS.model_dir, restart=FLAGS.restart
-        )
-    except data_lib.DatasetUnavailableError as e:
-        raise app.UsageError(str(e)) from None
+    config = config_flags.parse(Config)
+    result = train_and_evaluate(config, FLAGS.model_dir, restart=FLAGS.restart)
     print(summary(result))
 
 

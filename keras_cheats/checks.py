@@ -87,3 +87,53 @@ def input_shape(value):
             f"axis); received input_shape={value!r}."
         )
     return shape
+
+
+# Checks of command-line values (experiments' Configs), worded as flags:
+# "name=value; expected ...".
+
+
+def number(name, value, expected="a number"):
+    """`value` if it is an int or a float (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name}={value!r}; expected {expected}")
+    return value
+
+
+def above(name, value, low=0):
+    """`value` if it is a number > `low`."""
+    number(name, value, f"a number > {low}")
+    if not value > low:
+        raise ValueError(f"{name}={value!r}; expected a number > {low}")
+    return value
+
+
+def at_least(name, value, low=0):
+    """`value` if it is a number >= `low`."""
+    number(name, value, f"a number >= {low}")
+    if not value >= low:
+        raise ValueError(f"{name}={value!r}; expected a number >= {low}")
+    return value
+
+
+def fraction(name, value):
+    """`value` if 0 <= value < 1 (a dropout rate, a momentum)."""
+    number(name, value, f"0 <= {name} < 1")
+    if not 0 <= value < 1:
+        raise ValueError(f"{name}={value!r}; expected 0 <= {name} < 1")
+    return value
+
+
+def integers(name, value, minimum=1):
+    """`value` as a non-empty tuple of ints >= `minimum`."""
+    items = tuple(value) if isinstance(value, (list, tuple)) else ()
+    if not items or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= minimum
+        for v in items
+    ):
+        shown = ",".join(map(str, items)) if items else value
+        raise ValueError(
+            f"{name}={shown!r}; expected a non-empty list of integers >= "
+            f"{minimum}"
+        )
+    return items

@@ -38,14 +38,9 @@ VAE_KEYS = ("latent_dim", "hidden_units", "filters", "beta", "likelihood")
 DBVAE_KEYS = (*VAE_KEYS, "target_class", "vae_weight")
 
 
-def _options(config, allowed):
-    """`config.options`, checked against the keys this model reads."""
-    unknown = sorted(set(config.options) - set(allowed))
-    if unknown:
-        raise ValueError(
-            f"--set {', '.join(unknown)}: not an option of --model="
-            f"{config.model}; expected keys among {', '.join(allowed)}"
-        )
+def _options(config):
+    """`config.options` (keys checked by `experiments.train.Config`), a
+    single number for a tuple option read as a 1-tuple."""
     options = dict(config.options)
     for key in ("hidden_units", "filters"):  # --set hidden_units=400
         if isinstance(options.get(key), int):
@@ -86,7 +81,7 @@ def _write_reconstructions_and_samples(model, x, run_dir, config):
 
 def _ae_builder(kind):
     def build(info, config):
-        options = _options(config, AE_KEYS)
+        options = _options(config)
         return autoencoder.build_autoencoder(
             info.image_shape,
             autoencoder.AutoencoderConfig(
@@ -156,7 +151,7 @@ for _name, _kind, _desc in (
 
 def _vae_builder(kind):
     def build(info, config):
-        options = _options(config, VAE_KEYS)
+        options = _options(config)
         return vae.build_vae(
             info.image_shape,
             vae.VAEConfig(
@@ -170,7 +165,7 @@ def _vae_builder(kind):
 
 
 def _vae_loss(info, config):
-    options = _options(config, VAE_KEYS)
+    options = _options(config)
     return vae.VAELoss(
         beta=float(options.get("beta", 1.0)),
         likelihood=options.get("likelihood", "mse"),
@@ -247,7 +242,7 @@ DBVAE_DEFAULTS = {"target_class": 7, "vae_weight": 0.01, "beta": 1.0}
 
 
 def _dbvae_options(config):
-    return {**DBVAE_DEFAULTS, **_options(config, DBVAE_KEYS)}
+    return {**DBVAE_DEFAULTS, **_options(config)}
 
 
 def _dbvae_build(info, config):

@@ -22,14 +22,7 @@ _NAMES = {"rnn": "SimpleRNN", "gru": "GRU", "lstm": "LSTM"}
 
 def recurrent_config(cell, config):
     """The `RecurrentConfig` of `--model=cell` with its `--set` options."""
-    options = dict(config.options)
-    known = {"units", "layers", "dropout"}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ValueError(
-            f"--set {unknown[0]}={options[unknown[0]]!r} is not an option of "
-            f"--model={cell}; expected one of {', '.join(sorted(known))}"
-        )
+    options = config.options  # keys checked by experiments.train.Config
     return RecurrentConfig(
         cell=cell,
         units=options.get("units", 128),

@@ -39,12 +39,6 @@ def test_options_reach_the_model(name, layer_class):
     assert tuple(model.get_layer("rows").output.shape) == (None, 28, 28)
 
 
-def test_unknown_option_is_an_error():
-    config = train.Config(model="gru", options={"latent_dim": 2})
-    with pytest.raises(ValueError, match="--set latent_dim=2"):
-        registry.get("gru").build(_INFO, config)
-
-
 @pytest.mark.slow
 def test_rnn_learns_digits_row_by_row(tmp_path):
     config = train.Config(

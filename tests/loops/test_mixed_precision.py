@@ -67,3 +67,35 @@ def test_clipping_under_loss_scaling_clips_the_true_gradient(policy):
         )
     )
     assert moved == pytest.approx(1e-3, rel=1e-2)
+
+
+def _one_sgd_step(policy, name, scale=None):
+    """The first kernel's change after one SGD step on a loss scaled by
+    1e-8, whose float16 gradients underflow to 0 without loss scaling."""
+    policy(name)
+    keras.utils.set_random_seed(0)
+    x, y = toy_data(n=32)
+    model = _model()
+    optimizer = keras.optimizers.SGD(1e4)
+    if scale is not None:
+        optimizer = keras.optimizers.LossScaleOptimizer(
+            optimizer, initial_scale=scale
+        )
+    optimizer.build(model.trainable_variables)
+    ce = keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True, reduction=None
+    )
+    task = loops.supervised(lambda t, p: 1e-8 * ce(t, p))
+    before = model.trainable_variables[0].numpy().copy()
+    task.train_step(model, optimizer, (x, y))
+    return model.trainable_variables[0].numpy() - before, optimizer
+
+
+def test_loss_scaling_keeps_the_gradients_float16_loses(policy):
+    exact, _ = _one_sgd_step(policy, "float32")
+    lost, _ = _one_sgd_step(policy, "mixed_float16")
+    kept, optimizer = _one_sgd_step(policy, "mixed_float16", scale=2.0**15)
+    assert np.abs(exact).max() > 1e-5  # float32: the weights move
+    assert np.abs(lost).max() == 0.0  # float16 alone: all underflowed
+    np.testing.assert_allclose(kept, exact, rtol=0.05, atol=1e-7)
+    assert float(optimizer.dynamic_scale) == 2.0**15  # finite: kept
