@@ -25,7 +25,7 @@ demo: $(STAMP)
 # tracing, so two at a time take about 0.6 of the time of one after another.
 test: $(STAMP)
 	$(BIN)/python -m ruff check .
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --durations=25
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check .

@@ -131,7 +131,8 @@ def integers(name, value, minimum=1):
         isinstance(v, int) and not isinstance(v, bool) and v >= minimum
         for v in items
     ):
-        shown = ",".join(map(str, items)) if items else value
+        listed = isinstance(value, (list, tuple))
+        shown = ",".join(map(str, value)) if listed else value  # as typed
         raise ValueError(
             f"{name}={shown!r}; expected a non-empty list of integers >= "
             f"{minimum}"

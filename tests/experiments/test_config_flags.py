@@ -1,6 +1,7 @@
 """Flags generated from a Config dataclass (`experiments.config_flags`)."""
 
 import dataclasses
+import typing
 from typing import Literal
 
 import pytest
@@ -82,3 +83,25 @@ def test_a_field_without_docstring_is_refused():
 
     with pytest.raises(ValueError, match="Bare.epochs has no docstring"):
         config_flags.define(Bare, flag_values=flags.FlagValues())
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["anomaly", "debias", "metric_learning", "multitask", "regularization",
+     "train", "transfer"],
+)  # fmt: skip
+def test_every_experiment_documents_every_flag(module):
+    """Each experiment's Config field has a docstring that is its --help
+    (the command's own --help: tests/experiments/test_cli.py)."""
+    import importlib
+
+    config = importlib.import_module(f"experiments.{module}").Config
+    values = flags.FlagValues()
+    config_flags.define(config, flag_values=values)
+    docs = config_flags.field_docs(config)
+    hints = typing.get_type_hints(config)
+    for field in dataclasses.fields(config):
+        is_dict = typing.get_origin(hints[field.name]) or hints[field.name]
+        name = "set" if is_dict is dict else field.name  # --set KEY=VALUE
+        assert docs[field.name] in values[name].help, (module, name)
+    assert config_flags.parse(config, flag_values=values) == config()

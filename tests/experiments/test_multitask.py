@@ -117,7 +117,7 @@ def test_command_line_learns_every_head_and_reports_them(tmp_path):
         ({"loss_weights": {"digit": "a"}}, r"loss_weights\['digit'\]='a'"),
         ({"epochs": 0}, "epochs=0"),
         ({"filters": ("a",)}, r"filters='a'; expected a non-empty list"),
-        ({"filters": ()}, r"filters=\(\)"),
+        ({"filters": ()}, "filters=''"),
         ({"dense_units": 0}, "dense_units=0; expected an integer >= 1"),
         ({"dropout": 1.0}, r"dropout=1.0; expected 0 <= dropout < 1"),
     ],
