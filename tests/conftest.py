@@ -43,10 +43,3 @@ def _clear_keras_session():
 
     yield
     keras.backend.clear_session(free_memory=False)
-
-
-def pytest_collection_modifyitems(items):
-    """Slow tests first (a stable sort keeps the order within each group):
-    under `pytest -n 2` a long test handed out last would keep one worker
-    busy alone while the other has nothing left to run."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

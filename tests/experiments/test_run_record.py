@@ -6,6 +6,7 @@ and resuming."""
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -43,28 +44,33 @@ def _start(module, *args):
     )  # fmt: skip
 
 
-def test_every_experiment_refuses_another_run_in_its_folder(tmp_path):
-    procs = {}
-    for module in OTHER_RUNS:
-        folder = tmp_path / module
-        _other_run(folder, module)
-        flag, _ = COMMAND.get(module, ("--seed=0", None))
-        procs[module] = _start(module, f"--model_dir={folder}", flag)
-    for module, proc in procs.items():
-        _, err = proc.communicate(timeout=180)
-        assert proc.returncode == 2, (module, err[-3000:])
-        line = err.strip().splitlines()[-1]
-        assert line.startswith(
-            f"experiments.{module}: error: model_dir='{tmp_path / module}' "
-            "holds another run ("
-        ), (module, line)
-        _, change = COMMAND.get(module, (None, "seed 1 -> 0"))
-        assert change in line and "--restart" in line, line
-        assert "Traceback" not in err
-        # Nothing of the other run was touched.
-        assert (
-            json.loads((tmp_path / module / "metrics.json").read_text()) == {}
-        )
+@pytest.mark.parametrize("module", sorted(OTHER_RUNS))
+def test_every_experiment_refuses_another_run_in_its_folder(tmp_path, module):
+    """Refused before anything is loaded or built: the seed-0 run's
+    train_and_evaluate stops at once, and the other run is untouched."""
+    _other_run(tmp_path, module)
+    experiment = importlib.import_module(f"experiments.{module}")
+    fields = {k: 0 if k == "seed" else (0,) for k in OTHER_RUNS[module]}
+    _, change = COMMAND.get(module, (None, "seed 1 -> 0"))
+    with pytest.raises(ValueError, match=re.escape(change)) as refused:
+        experiment.train_and_evaluate(experiment.Config(**fields), tmp_path)
+    assert "holds another run" in str(refused.value)
+    assert "--restart" in str(refused.value)
+    assert json.loads((tmp_path / "metrics.json").read_text()) == {}
+
+
+def test_the_refusal_is_one_line_from_the_command(tmp_path):
+    folder = tmp_path / "anomaly"
+    _other_run(folder, "anomaly")
+    proc = _start("anomaly", f"--model_dir={folder}", "--seed=0")
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 2, err[-3000:]
+    assert "Traceback" not in err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith(
+        f"experiments.anomaly: error: model_dir='{folder}' holds another run ("
+    ), line
+    assert "seed 1 -> 0" in line and line.endswith("; see --help")
 
 
 @pytest.mark.parametrize("module", sorted(OTHER_RUNS))
