@@ -182,6 +182,9 @@ class DCGAN(keras.Model):
         self.latent_dim = config.latent_dim
         self.generator = build_generator(self.image_shape, config)
         self.discriminator = build_discriminator(self.image_shape, config)
+        # Both sub-models are built here; a GAN step calls them, never the
+        # model itself, so without this model.save warns "not yet built".
+        self.built = True
 
     def call(self, z, training=None):
         """(B, latent_dim) noise -> (B, H, W, C) images in [0, 1]."""
