@@ -147,10 +147,7 @@ def train_and_evaluate(config: Config, workdir="", *, restart=False) -> dict:
     Returns (and writes to workdir/metrics.json) {"model_dir", "config",
     "held_out": {class: the run of `_held_out_run`}, "mean_auroc"}.
     """
-    workdir = rundir.open_run(
-        workdir, KIND, rundir.record_of(KIND, config), dataset=config.dataset,
-        restart=restart,
-    )  # fmt: skip
+    workdir = rundir.open_run(workdir, KIND, config, restart=restart)
     train, test, info = data_lib.load_splits(config.dataset)
     classes = held_out_classes(config.held_out, info.num_classes)
     runs = {

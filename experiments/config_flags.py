@@ -134,13 +134,12 @@ def _origin(hint):
 
 
 def _without_none(hint):
-    """(the type without None, whether None was allowed); a union of
-    several types reads as str (the Config converts it)."""
+    """The type without None; a union of several types reads as str (the
+    Config converts it)."""
     if _origin(hint) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
-        optional = len(args) < len(typing.get_args(hint))
-        return (args[0] if len(args) == 1 else str), optional
-    return hint, False
+        return args[0] if len(args) == 1 else str
+    return hint
 
 
 def _module(config_class):
@@ -151,7 +150,7 @@ def _module(config_class):
 
 
 def _define_one(name, hint, default, help_text, fv):
-    kind, _ = _without_none(hint)
+    kind = _without_none(hint)
     origin = _origin(kind)
     if origin is typing.Literal:
         choices = [str(c) for c in typing.get_args(kind)]
@@ -175,7 +174,7 @@ def _define_one(name, hint, default, help_text, fv):
 
 def _value(hint, value):
     """A flag's value as the field's type."""
-    kind, _ = _without_none(hint)
+    kind = _without_none(hint)
     origin = _origin(kind)
     if value is None:
         return None

@@ -154,10 +154,7 @@ def train_and_evaluate(config: Config, workdir="", *, restart=False) -> dict:
     "seeds": {seed: the run of `_seed_run`}, "summary": {arm: {metric:
     {"mean", "std", "values"}}}}.
     """
-    workdir = rundir.open_run(
-        workdir, KIND, rundir.record_of(KIND, config), dataset=config.dataset,
-        restart=restart,
-    )  # fmt: skip
+    workdir = rundir.open_run(workdir, KIND, config, restart=restart)
     train, test, info = data_lib.load_splits(config.dataset)
     if config.target_class >= info.num_classes:
         raise ValueError(

@@ -213,10 +213,7 @@ def train_and_evaluate(config: Config, workdir="", *, restart=False) -> dict:
         "<head>", "<head>_accuracy" per head}, "model_dir"}, also written
         to metrics.json in the run folder.
     """
-    workdir = rundir.open_run(
-        workdir, KIND, rundir.record_of(KIND, config),
-        dataset=config.dataset, restart=restart,
-    )  # fmt: skip
+    workdir = rundir.open_run(workdir, KIND, config, restart=restart)
     loops.seed_everything(config.seed)
     data = data_lib.load(
         config.dataset, batch_size=config.batch_size, seed=config.seed

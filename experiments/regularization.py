@@ -217,10 +217,7 @@ def train_and_evaluate(config: Config, workdir="", *, restart=False) -> dict:
         settings rerun there, others are refused (`rundir.open_run`).
       restart: move a `workdir` that holds another run aside first.
     """
-    workdir = rundir.open_run(
-        workdir, KIND, rundir.record_of(KIND, config),
-        dataset=config.dataset, restart=restart,
-    )  # fmt: skip
+    workdir = rundir.open_run(workdir, KIND, config, restart=restart)
     train, test, info = data_lib.load_splits(config.dataset)
     train, validation = sample_splits(
         train, config.train_size, config.validation_size, config.seed

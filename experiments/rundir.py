@@ -119,25 +119,24 @@ RUN_NEUTRAL = frozenset(
 )
 
 
-def record_of(kind: str, config, **extra) -> dict:
+def record_of(kind: str, config) -> dict:
     """The run.json record of an experiment's config dataclass: its
-    fields but RUN_NEUTRAL ones, under `"experiment": kind`, with `extra`
-    (settings passed beside the config)."""
+    fields but RUN_NEUTRAL ones, under `"experiment": kind`."""
     fields = {
         k: v
         for k, v in dataclasses.asdict(config).items()
         if k not in RUN_NEUTRAL
     }
-    return {"experiment": kind, **fields, **extra}
+    return {"experiment": kind, **fields}
 
 
-def open_run(model_dir, kind, record, *, dataset="", restart=False):
+def open_run(model_dir, kind, config, *, restart=False):
     """The run folder of one experiment's run, ready to write: `model_dir`
     ("" for a new one under runs/) checked by `usable_run_dir` and claimed
-    for `record` (run.json). An old run moved aside by `restart` is named
-    in a warning."""
-    path = usable_run_dir(model_dir, kind, dataset)
-    moved = claim(path, record, restart=restart)
+    for `record_of(kind, config)` (run.json). An old run moved aside by
+    `restart` is named in a warning."""
+    path = usable_run_dir(model_dir, kind, config.dataset)
+    moved = claim(path, record_of(kind, config), restart=restart)
     if moved is not None:
         logging.warning("--restart: the previous run is now in %s", moved)
     return path

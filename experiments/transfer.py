@@ -315,10 +315,7 @@ def train_and_evaluate(config: Config, workdir="", *, restart=False) -> dict:
         settings rerun there, others are refused (`rundir.open_run`).
       restart: move a `workdir` that holds another run aside first.
     """
-    workdir = rundir.open_run(
-        workdir, KIND, rundir.record_of(KIND, config),
-        dataset=config.dataset, restart=restart,
-    )  # fmt: skip
+    workdir = rundir.open_run(workdir, KIND, config, restart=restart)
     loops.seed_everything(config.seed)
     train, test, info = data_lib.load_splits(config.dataset)
     splits = split_tasks(
