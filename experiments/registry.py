@@ -42,6 +42,8 @@ class ModelSpec:
         test metrics, e.g. after writing PNG grids to the run directory.
       headline: the test metric printed on the final line.
       options: the `--set` keys the model reads; any other is refused.
+      learning_rate: the step size `--learning_rate` defaults to for this
+        model: the best measured on MNIST (BUILD.md, "Every --model").
     """
 
     section: str
@@ -58,6 +60,7 @@ class ModelSpec:
     after_training: Callable | None = None
     headline: str = "accuracy"
     options: tuple = ()
+    learning_rate: float = 1e-3
 
     def __post_init__(self):
         if self.loss is None and self.task is None:

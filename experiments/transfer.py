@@ -27,12 +27,11 @@ metrics.json holds the target test accuracy and cross-entropy of steps 2,
 3 and 4 (and the source test accuracy of step 1) with each stage's
 history.
 
-Keras 3 note: a base called with training=False inside a *functional*
-model is not kept in inference mode; the outer model's training=True
-overrides the call argument (keras-team/keras#20285). `TransferClassifier`
-is therefore a subclassed model whose `call` passes training=False to the
-base explicitly, which Keras honours; a test checks the moving statistics
-stay bitwise the same.
+The source and target tasks come from `experiments.source_target`
+(`split_tasks`); the base (`feature_extractor`) and the model with the
+new head (`TransferClassifier`, a subclassed model so that the base
+stays in inference mode under Keras 3, keras-team/keras#20285) from
+`keras_cheats.models.transfer`.
 """
 
 import os
@@ -43,14 +42,18 @@ import dataclasses  # noqa: E402
 from typing import Literal  # noqa: E402
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 from absl import flags  # noqa: E402
 
 import loops  # noqa: E402
 from experiments import classification, cli, config_flags, rundir  # noqa: E402
 from experiments import data as data_lib  # noqa: E402
+from experiments.source_target import split_tasks  # noqa: E402
 from keras_cheats import checks  # noqa: E402
 from keras_cheats.models import cnn  # noqa: E402
+from keras_cheats.models.transfer import (  # noqa: E402
+    TransferClassifier,
+    feature_extractor,
+)
 from loops.checkpointing import write_json_atomic  # noqa: E402
 
 KIND = "transfer"
@@ -143,73 +146,6 @@ class Config:
         )
 
 
-@dataclasses.dataclass(frozen=True)
-class TransferSplits:
-    """Source and target data, labels renumbered 0..k-1 within each."""
-
-    source_train: data_lib.Split
-    source_test: data_lib.Split
-    target_train: data_lib.Split  # the labelled budget
-    target_test: data_lib.Split
-    source_classes: tuple
-    target_classes: tuple
-
-
-def _relabel(split, classes, keep=None):
-    """The examples `keep` (default: all of `classes`), labels 0..k-1."""
-    if keep is None:
-        keep = np.flatnonzero(np.isin(split.y, classes))
-    lookup = {c: i for i, c in enumerate(classes)}
-    y = np.array([lookup[int(c)] for c in split.y[keep]], dtype=np.int64)
-    return data_lib.Split(split.x[keep], y)
-
-
-def split_tasks(train, test, num_classes, source_classes, per_class, seed):
-    """Splits a data set into the source task and a small target task.
-
-    Args:
-      train, test: `Split`s of the whole data set.
-      num_classes: number of classes of the data set.
-      source_classes: the pretraining classes; the rest are the target.
-      per_class: target training images drawn per class (without
-        replacement, by `seed`).
-
-    Returns:
-      `TransferSplits`; the source splits hold every image of the source
-      classes, the target test split every test image of the others.
-    """
-    source = tuple(sorted(source_classes))
-    if max(source) >= num_classes:
-        raise ValueError(
-            f"source_classes={source_classes!r}; expected class ids below "
-            f"num_classes={num_classes}"
-        )
-    target = tuple(c for c in range(num_classes) if c not in source)
-    if not target:
-        raise ValueError(
-            f"source_classes={source_classes!r} leaves no target class"
-        )
-    rng = np.random.default_rng(seed)
-    budget = []
-    for c in target:
-        pool = np.flatnonzero(train.y == c)
-        if len(pool) < per_class:
-            raise ValueError(
-                f"per_class={per_class}; class {c} has only {len(pool)} "
-                "training images"
-            )
-        budget.append(rng.choice(pool, per_class, replace=False))
-    budget = np.sort(np.concatenate(budget))
-    return TransferSplits(
-        source_train=_relabel(train, source),
-        source_test=_relabel(test, source),
-        target_train=_relabel(train, target, budget),
-        target_test=_relabel(test, target),
-        source_classes=source,
-        target_classes=target,
-    )
-
-
 def build_source_model(image_shape, num_classes, config):
     """The CNN of every stage (logits), BatchNorm momentum
     `config.bn_momentum` (default 0.9).
@@ -226,65 +162,6 @@ def build_source_model(image_shape, num_classes, config):
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.momentum = config.bn_momentum
     return model
-
-
-def feature_extractor(classifier):
-    """The base: a `build_cnn` classifier up to its flattened feature maps
-    (the layer named "head"), (B, H, W, C) -> (B, h * w * filters[-1]),
-    sharing its layers and weights."""
-    return keras.Model(
-        classifier.input, classifier.get_layer("head").output, name="base"
-    )
-
-
-@keras.saving.register_keras_serializable(package="keras_cheats")
-class TransferClassifier(keras.Model):
-    """A pretrained base with a new head (Cheat sheet 2.4).
-
-    y = Dense(Dropout(base(x, training=False))). The base always runs in
-    inference mode (BatchNorm uses and keeps its moving statistics), also
-    when the base is trainable (fine-tuning); `base.trainable = False`
-    freezes it (feature extraction).
-
-    Args:
-      base: a model mapping images to (B, features).
-      num_classes: units of the new head (logits).
-      dropout: dropout rate before the head.
-    """
-
-    def __init__(self, base, num_classes, dropout=0.25, **kwargs):
-        super().__init__(**kwargs)
-        self.base = base
-        self.num_classes = num_classes
-        self.dropout_rate = dropout
-        self.dropout = keras.layers.Dropout(dropout, name="head_dropout")
-        self.head = keras.layers.Dense(num_classes, name="new_head")
-        # Built now, so that an optimizer built on trainable_variables
-        # before the first call (as `loops.fit` does) sees the head.
-        self.build((None, *base.input_shape[1:]))
-
-    def build(self, input_shape):
-        self.head.build(self.base.compute_output_shape(input_shape))
-        self.built = True
-
-    def call(self, x, training=None):
-        features = self.base(x, training=False)  # (B, features)
-        return self.head(self.dropout(features, training=training))
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            base=keras.saving.serialize_keras_object(self.base),
-            num_classes=self.num_classes,
-            dropout=self.dropout_rate,
-        )
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        base = keras.saving.deserialize_keras_object(config.pop("base"))
-        return cls(base=base, **config)
 
 
 def train_stage(model, split, epochs, learning_rate, config):

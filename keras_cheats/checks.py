@@ -52,6 +52,30 @@ def rate(name, value, high=1.0, high_open=True):
     return float(value)
 
 
+def interval(name, value, low=None, high=None, low_open=False):
+    """`value` as a float if it is a finite number in [low, high] (or
+    (low, high] with `low_open`); None means no bound."""
+    if low is None and high is None:
+        expected = "a finite number"
+    else:
+        left = "(" if low_open else "["
+        lo = "-inf" if low is None else low
+        hi = "inf" if high is None else high
+        expected = f"a number in {left}{lo}, {hi}]"
+    message = f"`{name}` must be {expected}; received {name}={value!r}."
+    if isinstance(value, bool):
+        raise ValueError(message)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(message) from None
+    too_low = low is not None and (number <= low if low_open else number < low)
+    too_high = high is not None and number > high
+    if math.isnan(number) or math.isinf(number) or too_low or too_high:
+        raise ValueError(message)
+    return number
+
+
 def choice(name, value, choices):
     """`value` if it is one of `choices`."""
     if value not in choices:

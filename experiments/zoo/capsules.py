@@ -85,5 +85,8 @@ register(
         prepare_factory=_prepare_factory,
         after_training=_after,
         options=("size", "routing"),
+        # 0.9935 after 5 epochs on MNIST 8,000/2,000 at 3e-3, 0.959 after
+        # 3 at 1e-3 (BUILD.md).
+        learning_rate=3e-3,
     ),
 )

@@ -258,13 +258,13 @@ def _dbvae_build(info, config):
 
 def _dbvae_train_data(model, data, run_dir, config):
     """Adaptive resampling: each epoch's batches drawn by the encoder."""
-    from experiments.resampling import ResampledTrainData
+    from experiments.resampling import LatentRarity, ResampledTrainData
 
     return ResampledTrainData(
         data.train.split,
-        model,
         _dbvae_options(config)["target_class"],
         config.batch_size,
+        sampler=LatentRarity(model),
         seed=config.seed,
         map_fn=dbvae.dbvae_targets,
         cache_dir=run_dir / "resampling",

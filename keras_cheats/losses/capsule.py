@@ -8,17 +8,17 @@ new code.
 import keras
 from keras import ops
 
+from keras_cheats import checks
 from keras_cheats.losses._common import (
     DtypeInConfig,
-    check_number,
     to_float32,
 )
 
 
 def _check_margins(m_plus, m_minus, down_weight):
-    m_plus = check_number("m_plus", m_plus, 0.0, 1.0)
-    m_minus = check_number("m_minus", m_minus, 0.0, 1.0)
-    down_weight = check_number("down_weight", down_weight, 0.0)
+    m_plus = checks.interval("m_plus", m_plus, 0.0, 1.0)
+    m_minus = checks.interval("m_minus", m_minus, 0.0, 1.0)
+    down_weight = checks.interval("down_weight", down_weight, 0.0)
     if m_minus > m_plus:
         raise ValueError(
             "`m_minus` must not exceed `m_plus`; received "

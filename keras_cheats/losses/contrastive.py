@@ -9,9 +9,9 @@ examples use the opposite (1 = dissimilar); convert with 1 - y.
 import keras
 from keras import ops
 
+from keras_cheats import checks
 from keras_cheats.losses._common import (
     DtypeInConfig,
-    check_number,
     safe_sqrt,
     to_float32,
 )
@@ -64,7 +64,7 @@ def contrastive_loss(y_true, y_pred, margin=1.0):
     >>> [round(float(v), 4) for v in values]
     [0.125, 0.245]
     """
-    margin = check_number("margin", margin, 0.0)
+    margin = checks.interval("margin", margin, 0.0)
     d = to_float32(y_pred)
     y = ops.reshape(to_float32(y_true), ops.shape(d))
     per_pair = 0.5 * (
@@ -96,7 +96,7 @@ class ContrastiveLoss(DtypeInConfig, keras.losses.Loss):
         dtype=None,
     ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.margin = check_number("margin", margin, 0.0)
+        self.margin = checks.interval("margin", margin, 0.0)
 
     def call(self, y_true, y_pred):
         return contrastive_loss(y_true, y_pred, self.margin)

@@ -20,9 +20,9 @@ and gradient are finite for logits of +-1e4 and any gamma >= 0.
 import keras
 from keras import ops
 
+from keras_cheats import checks
 from keras_cheats.losses._common import (
     DtypeInConfig,
-    check_number,
     to_float32,
 )
 
@@ -31,10 +31,10 @@ _register = keras.saving.register_keras_serializable(package="keras_cheats")
 
 def _check_alpha_gamma(alpha, gamma, allow_list=False):
     if allow_list and isinstance(alpha, (list, tuple)):
-        alpha = [check_number("alpha", a, 0.0, 1.0) for a in alpha]
+        alpha = [checks.interval("alpha", a, 0.0, 1.0) for a in alpha]
     else:
-        alpha = check_number("alpha", alpha, 0.0, 1.0)
-    gamma = check_number("gamma", gamma, 0.0)
+        alpha = checks.interval("alpha", alpha, 0.0, 1.0)
+    gamma = checks.interval("gamma", gamma, 0.0)
     return alpha, gamma
 
 

@@ -8,9 +8,9 @@ default reduction then averages the samples.
 
 import keras
 
+from keras_cheats import checks
 from keras_cheats.losses._common import (
     DtypeInConfig,
-    check_number,
     to_float32,
 )
 
@@ -107,7 +107,7 @@ def huber(y_true, y_pred, delta=1.0):
     >>> round(float(huber([[1.0, 2.0]], [[1.5, 0.0]])[0]), 4)
     0.8125
     """
-    delta = check_number("delta", delta, 0.0, low_open=True)
+    delta = checks.interval("delta", delta, 0.0, low_open=True)
     return keras.losses.huber(to_float32(y_true), to_float32(y_pred), delta)
 
 
@@ -134,7 +134,7 @@ class Huber(DtypeInConfig, keras.losses.Huber):
         name="huber_loss",
         dtype=None,
     ):
-        self.delta = check_number("delta", delta, 0.0, low_open=True)
+        self.delta = checks.interval("delta", delta, 0.0, low_open=True)
         super().__init__(
             delta=self.delta, reduction=reduction, name=name, dtype=dtype
         )

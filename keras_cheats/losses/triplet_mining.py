@@ -42,10 +42,9 @@ Memory: semi_hard and batch_all build a (B, B, B) tensor.
 import keras
 from keras import ops
 
+from keras_cheats import checks
 from keras_cheats.losses._common import (
     DtypeInConfig,
-    check_choice,
-    check_number,
     safe_sqrt,
     to_float32,
 )
@@ -79,7 +78,7 @@ def triplet(anchor, positive, negative, margin=1.0):
     >>> float(triplet([[0.0, 0.0]], [[1.0, 1.0]], [[1.0, 0.0]], 0.5)[0])
     1.5
     """
-    margin = check_number("margin", margin, 0.0)
+    margin = checks.interval("margin", margin, 0.0)
     anchor = to_float32(anchor)
     d_ap = ops.sum(ops.square(anchor - to_float32(positive)), axis=-1)
     d_an = ops.sum(ops.square(anchor - to_float32(negative)), axis=-1)
@@ -108,7 +107,7 @@ def pairwise_distances(embeddings, distance="squared_euclidean"):
     >>> float(d[0, 1])
     5.0
     """
-    check_choice("distance", distance, DISTANCES)
+    checks.choice("distance", distance, DISTANCES)
     x = to_float32(embeddings)
     index = ops.arange(ops.shape(x)[0])
     off_diagonal = ops.cast(index[:, None] != index[None, :], "float32")
@@ -224,8 +223,8 @@ def triplet_loss(
     semi_hard [0.0, 6.0, 0.0]
     batch_all [0.0, 12.0, 0.0]
     """
-    margin = check_number("margin", margin, 0.0)
-    check_choice("mining", mining, MININGS)
+    margin = checks.interval("margin", margin, 0.0)
+    checks.choice("mining", mining, MININGS)
     d = pairwise_distances(y_pred, distance)
     positive, negative = _masks(ops.convert_to_tensor(y_true))
     return _MINERS[mining](d, positive, negative, margin)
@@ -270,9 +269,9 @@ class TripletLoss(DtypeInConfig, keras.losses.Loss):
         dtype=None,
     ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.margin = check_number("margin", margin, 0.0)
-        self.mining = check_choice("mining", mining, MININGS)
-        self.distance = check_choice("distance", distance, DISTANCES)
+        self.margin = checks.interval("margin", margin, 0.0)
+        self.mining = checks.choice("mining", mining, MININGS)
+        self.distance = checks.choice("distance", distance, DISTANCES)
 
     def call(self, y_true, y_pred):
         return triplet_loss(

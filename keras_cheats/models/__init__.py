@@ -1,7 +1,8 @@
 """Model builders of cheat-sheet section 7: the MLP (7.1), recurrent
 classifiers (7.2), the convolutional classifier (7.3.1), the capsule network
 (7.3.2), the autoencoder (7.4.1), the VAE and DB-VAE (7.4.2) and the DCGAN
-(7.4.3)."""
+(7.4.3); and the transfer-learning classifier of section 2.4 (a pretrained
+base with a new head, for fine-tuning and feature extraction)."""
 
 from keras_cheats.models.autoencoder import (
     AutoencoderConfig,
@@ -37,6 +38,10 @@ from keras_cheats.models.recurrent import (
     RecurrentConfig,
     build_recurrent_classifier,
 )
+from keras_cheats.models.transfer import (
+    TransferClassifier,
+    feature_extractor,
+)
 from keras_cheats.models.vae import (
     VAE,
     VAEConfig,
@@ -60,6 +65,7 @@ __all__ = [
     "IndicatorAccuracy",
     "MLPConfig",
     "RecurrentConfig",
+    "TransferClassifier",
     "VAEConfig",
     "VAELoss",
     "VAETerm",
@@ -76,6 +82,7 @@ __all__ = [
     "capsnet_loss",
     "dbvae_targets",
     "discriminator_loss",
+    "feature_extractor",
     "generator_loss",
     "reconstruction_error",
     "vae_metrics",

@@ -1,297 +1,43 @@
-"""experiments.debias and its library: the biased data
-(experiments.subgroups), the per-epoch resampling (experiments.resampling),
-the per-group evaluation and the experiment run as users run it."""
+"""experiments.debias: its Config, the arms of a seed (paired: the same
+initial weights and batch order), the matched oracle, the paired
+summary, and the experiment run as users run it."""
 
 import json
+import math
 import os
 import re
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 from absl import flags
 
-import loops
-from experiments import config_flags, debias, resampling, subgroups
-from experiments.data import Split
+from experiments import config_flags, debias
 from keras_cheats.models import dbvae
 from tests.conftest import REPO
 
 
-def test_transforms_hand_computed():
-    image = np.array([[1.0, 2.0], [3.0, 4.0]], "float32")[None, :, :, None]
-    # Rotated 90 degrees counter-clockwise: the right column becomes the top.
-    rotated = subgroups.transform(image, "rotate")[0, :, :, 0]
-    np.testing.assert_array_equal(rotated, [[2.0, 4.0], [1.0, 3.0]])
-    inverted = subgroups.transform(image / 4, "invert")[0, :, :, 0]
-    np.testing.assert_allclose(inverted, [[0.75, 0.5], [0.25, 0.0]])
-    with pytest.raises(ValueError, match="square"):
-        subgroups.transform(np.zeros((1, 2, 3, 1)), "rotate")
-    with pytest.raises(ValueError, match="subgroup='blur'"):
-        subgroups.transform(image, "blur")
-
-
-def _split(n=200, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(size=(n, 6, 6, 1)).astype("float32")
-    y = np.arange(n) % 4
-    return Split(x, y.astype(np.int64))
-
-
-def test_biased_splits_counts_and_balance():
-    train, test = _split(400), _split(40, seed=1)
-    biased, balanced = subgroups.biased_splits(train, test, 2, "invert", 0.1, 0)
-    target = train.y == 2  # 100 images
-    rare = biased.attributes["subgroup"] == 1
-    assert rare.sum() == 10 and np.all(target[rare])
-    np.testing.assert_allclose(biased.x[rare], 1 - train.x[rare])
-    np.testing.assert_array_equal(biased.x[~rare], train.x[~rare])
-    np.testing.assert_array_equal(biased.attributes["target"], target)
-    # Test: each image as is, then transformed: both subgroups equally.
-    assert len(balanced) == 80
-    np.testing.assert_array_equal(balanced.y, np.tile(test.y, 2))
-    np.testing.assert_array_equal(
-        balanced.attributes["subgroup"], [0] * 40 + [1] * 40
-    )
-    np.testing.assert_allclose(balanced.x[40:], 1 - test.x)
-    with pytest.raises(ValueError, match="rare_fraction"):
-        subgroups.biased_splits(train, test, 2, "invert", 1.5, 0)
-    with pytest.raises(ValueError, match="target_class=9"):
-        subgroups.biased_splits(train, test, 9, "invert", 0.1, 0)
-
-
-class _Encoder:
-    """Stands in for a DB-VAE: the latent mean is each image's brightness
-    and its top-left pixel."""
-
-    def __init__(self, scale=1.0):
-        self.scale = scale
-
-    def encode(self, x):
-        x = np.asarray(x)
-        mean = np.stack([x.mean(axis=(1, 2, 3)), x[:, 0, 0, 0]], axis=1)
-        return self.scale * mean, None
-
-
-def _rare_data():
-    # 100 targets (label 1): 95 dim, 5 bright (the rare subgroup); 100 other.
-    rng = np.random.default_rng(2)
-    x = rng.uniform(0.0, 0.3, size=(200, 4, 4, 1)).astype("float32")
-    y = np.repeat([0, 1], 100)
-    x[195:] += 0.7
-    rare = np.zeros(200, bool)
-    rare[195:] = True
-    return Split(x, y), rare
-
-
-def test_resampled_epochs_keep_the_size_and_favour_the_rare():
-    split, rare = _rare_data()
-    data = resampling.ResampledTrainData(split, _Encoder(), 1, 32, seed=3)
-    drawn = data.draw(0)
-    indices = drawn["indices"]
-    assert len(indices) == 200 and data.steps_per_epoch == 7
-    # Every other-class image once; 100 target-class draws.
-    np.testing.assert_array_equal(
-        np.sort(indices[indices < 100]), np.arange(100)
-    )
-    assert np.sum(indices >= 100) == 100
-    assert drawn["probabilities"].shape == (100,)
-    assert np.mean(rare[indices[indices >= 100]]) > 3 * 0.05
-    # The dataset: 7 batches of (x, y) in that order; skip drops batches.
-    batches = list(data(0))
-    assert len(batches) == 7
-    np.testing.assert_array_equal(
-        np.concatenate([b[1] for b in batches]), split.y[indices]
-    )
-    skipped = list(data(0, skip_batches=2))
-    np.testing.assert_array_equal(skipped[0][0], batches[2][0])
-    # Repeatable per (seed, epoch), different across epochs and seeds.
-    again = resampling.ResampledTrainData(split, _Encoder(), 1, 32, seed=3)
-    np.testing.assert_array_equal(again.draw(0)["indices"], indices)
-    assert not np.array_equal(again.draw(1)["indices"], indices)
-    other = resampling.ResampledTrainData(split, _Encoder(), 1, 32, seed=4)
-    assert not np.array_equal(other.draw(0)["indices"], indices)
-
-
-class _Flat:
-    """An encoder that sees no difference: every latent mean is 0."""
-
-    def encode(self, x):
-        return np.zeros((len(x), 2)), None
-
-
-def test_resampling_raises_the_rare_share_only_where_it_is_sparse():
-    split, rare = _rare_data()  # the rare images: 5 of the 100 targets
-    favoured = resampling.ResampledTrainData(split, _Encoder(), 1, 32)
-    flat = resampling.ResampledTrainData(split, _Flat(), 1, 32)
-    for data in (favoured, flat):
-        data.draw(0)
-        data.draw(1)
-    log = resampling.report(favoured, rare, bins=10, smoothing=1e-3)
-    assert [e["epoch"] for e in log["per_epoch"]] == [0, 1]
-    for entry in log["per_epoch"]:
-        assert entry["rare_share_of_target_images"] == pytest.approx(0.05)
-        # The bright images sit in sparse bins: drawn well above 5%.
-        assert entry["rare_share_of_draw"] > 0.15
-        assert entry["rare_over_common_probability"] > 3
-        assert entry["effective_sample_size"] < 100
-    assert set(log["final_encoder"]) == {"max", "product"}
-    assert log["final_encoder"]["max"]["rare_probability_mass"] > 0.15
-    # One histogram bin for every image: uniform probabilities, every
-    # target image as likely as any other.
-    flat_log = resampling.report(flat, rare, bins=10, smoothing=1e-3)
-    for entry in flat_log["per_epoch"]:
-        assert entry["rare_over_common_probability"] == pytest.approx(1.0)
-        assert entry["effective_sample_size"] == pytest.approx(100)
-    np.testing.assert_allclose(flat.draw(0)["probabilities"], 0.01)
-
-
-def test_cached_epochs_survive_a_restart(tmp_path):
-    split, _ = _rare_data()
-    first = resampling.ResampledTrainData(
-        split, _Encoder(), 1, 32, seed=0, cache_dir=tmp_path
-    )
-    indices = first.draw(4)["indices"]
-    assert (tmp_path / "epoch_0004.npz").exists()
-    # A restarted run whose encoder has moved on (restored mid-epoch)
-    # still trains on the indices the interrupted epoch drew.
-    moved = _Encoder(scale=-3.0)
-    restarted = resampling.ResampledTrainData(
-        split, moved, 1, 32, seed=0, cache_dir=tmp_path
-    )
-    np.testing.assert_array_equal(restarted.draw(4)["indices"], indices)
-    uncached = resampling.ResampledTrainData(split, moved, 1, 32, seed=0)
-    fresh = uncached.draw(4)["probabilities"]
-    assert not np.allclose(fresh, first.draw(4)["probabilities"])
-
-
-class _StopAt(keras.callbacks.Callback):
-    def __init__(self, epoch, batch):
-        super().__init__()
-        self.at, self.epoch = (epoch, batch), None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if (self.epoch, batch) == self.at:
-            raise KeyboardInterrupt("simulated interruption")
-
-
-def _train(split, model_dir, callbacks=()):
-    keras.utils.set_random_seed(0)
-    config = dbvae.DBVAEConfig(latent_dim=2, filters=(4,), hidden_units=(8,))
-    model = dbvae.build_dbvae((4, 4, 1), config)
-    data = resampling.ResampledTrainData(
-        split,
-        model,
-        1,
-        32,
-        seed=0,
-        map_fn=dbvae.dbvae_targets,
-        cache_dir=model_dir / "resampling",
-    )
-    loops.fit(
-        model,
-        keras.optimizers.Adam(1e-2),
-        loops.supervised(dbvae.DBVAELoss(target_class=1, vae_weight=0.01)),
-        data,
-        options=loops.LoopOptions(
-            epochs=2,
-            seed=0,
-            verbose=0,
-            checkpoint_every_steps=2,
-            steps_per_execution=1,  # _StopAt counts batches
-        ),
-        callbacks=callbacks,
-        model_dir=model_dir,
-    )
-    return model, data
-
-
-@pytest.mark.slow
-def test_interrupted_run_resumes_on_the_same_batches(tmp_path):
-    split, _ = _rare_data()
-    whole, whole_data = _train(split, tmp_path / "whole")
-    with pytest.raises(KeyboardInterrupt):
-        _train(split, tmp_path / "cut", [_StopAt(epoch=1, batch=2)])
-    resumed, resumed_data = _train(split, tmp_path / "cut")
-    # The resumed epoch 1 used the indices drawn before the interruption,
-    # and they are those of the uninterrupted run.
-    assert 0 not in resumed_data.epochs  # epoch 0 was not redrawn
-    np.testing.assert_array_equal(
-        resumed_data.draw(1)["indices"], whole_data.draw(1)["indices"]
-    )
-    for a, b in zip(whole.get_weights(), resumed.get_weights()):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-
-
-def _brightness_classifier():
-    """logit = 10 (mean pixel - 0.5) of a 2x2 image: "class 1" iff the
-    image is brighter than 0.5."""
-    model = keras.Sequential(
-        [
-            keras.Input((2, 2, 1)),
-            keras.layers.Flatten(),
-            keras.layers.Dense(
-                1,
-                kernel_initializer=keras.initializers.Constant(2.5),
-                bias_initializer=keras.initializers.Constant(-5.0),
-            ),
-        ]
-    )
-
-    def loss(y, logit):
-        truth = dbvae.indicator(y["label"], 1)
-        logit = keras.ops.reshape(logit, (-1,))
-        return keras.ops.binary_crossentropy(truth, logit, from_logits=True)
-
-    return model, loss
-
-
-def test_group_accuracies_score_each_group_on_its_own():
-    # (brightness, label, transformed): predicted class 1 iff bright.
-    rows = [
-        (0.9, 1, 0), (0.9, 1, 0),                            # common: 2/2
-        (0.9, 1, 1), (0.1, 1, 1),                            # rare: 1/2
-        (0.1, 0, 0), (0.1, 0, 0), (0.1, 0, 0), (0.9, 0, 0),  # other: 3/4
-        (0.9, 0, 1), (0.9, 0, 1),                            # transformed: 0/2
-    ]  # fmt: skip
-    value, label, transformed = map(np.array, zip(*rows))
-    split = Split(
-        np.ones((len(rows), 2, 2, 1), "float32") * value[:, None, None, None],
-        label.astype(np.int64),
-        {"target": label == 1, "subgroup": transformed},
-    )
-    model, loss = _brightness_classifier()
-    # Batches of 3 straddle the groups: each metric counts its own only.
-    accuracies = subgroups.group_accuracies(model, loss, 1, split, 3)
-    assert accuracies == pytest.approx(
-        {
-            "accuracy_common": 1.0,
-            "accuracy_rare": 0.5,
-            "accuracy_other": 0.75,
-            "accuracy_other_transformed": 0.0,
-            "accuracy_balanced_target": 0.75,
-        }
-    )
-
-
 def test_config_errors():
     for fields, message in (
-        ({"subgroup": "blur"}, "subgroup='blur'; expected one of"),
+        ({"subgroup": "blur"}, "subgroup='blur'"),
         ({"arms": ("plain", "gan")}, "arms=('plain', 'gan'); expected"),
-        ({"combine": "sum"}, "combine='sum'; expected one of max, product"),
-        ({"seeds": ()}, "seeds=(); expected one or more"),
-        ({"seeds": (1, 1)}, "seeds=(1, 1); expected one or more different"),
-        ({"seeds": ("a",)}, "seeds=('a',); expected"),
-        ({"rare_fraction": 1.5}, "rare_fraction=1.5; expected"),
+        ({"arms": ()}, "arms=(); expected"),
+        ({"seeds": ()}, "seeds=''; expected a non-empty list"),
+        ({"seeds": (1, 1)}, "seeds=(1, 1); expected different integers"),
+        ({"seeds": ("a",)}, "seeds='a'; expected"),
+        ({"alphas": (0.1, 0)}, "alphas=(0.1, 0); expected one or more"),
+        ({"oracle_share": 1.0}, "oracle_share=1.0; expected a number in"),
+        ({"arms": ("plain", "oracle")}, "give --oracle_share"),
+        ({"rare_fraction": 0.5}, "rare_fraction=0.5; expected"),
+        ({"rare_fraction": 0}, "rare_fraction=0; expected"),
         ({"bins": 0}, "bins=0; expected an integer >= 1"),
+        ({"learning_rate": 0}, "learning_rate=0; expected a number > 0"),
     ):
         with pytest.raises(ValueError, match=re.escape(message)):
             debias.Config(**fields)
+    # An oracle without resampling arms needs its share.
+    debias.Config(arms=("plain", "oracle"), oracle_share=0.3)
 
 
 def test_flags_keep_their_names_and_show_each_field_help():
@@ -299,39 +45,159 @@ def test_flags_keep_their_names_and_show_each_field_help():
     config_flags.define(debias.Config, flag_values=values)
     for name, doc in config_flags.field_docs(debias.Config).items():
         assert doc in values[name].help, name
-    # The command in BUILD.md.
-    values(["prog", "--seeds=0,1,2", "--arms=plain,dbvae,dbvae_uniform"])
+    values(["prog", "--seeds=3,4", "--alphas=0.5,0.05", "--oracle_share=0.2"])
     config = config_flags.parse(debias.Config, flag_values=values)
-    assert config.seeds == (0, 1, 2)
-    assert config.arms == ("plain", "dbvae", "dbvae_uniform")
+    assert config.seeds == (3, 4) and config.alphas == (0.5, 0.05)
+    assert config.oracle_share == 0.2
+    assert config.arms == debias.ARMS  # every arm by default
+
+
+def test_arm_runs_sweep_alpha_and_put_the_oracle_last():
+    config = debias.Config(arms=("oracle", "max", "plain"), alphas=(0.1, 1))
+    assert debias.arm_runs(config) == [
+        ("plain", "plain", None),
+        ("max_a0.1", "max", 0.1),
+        ("max_a1", "max", 1),
+        ("oracle", "oracle", None),
+    ]
+    names = [name for name, _, _ in debias.arm_runs(debias.Config())]
+    assert names == [
+        "plain", "uniform", "max_a0.001", "max_a0.01", "max_a0.1",
+        "product_a0.001", "product_a0.01", "product_a0.1", "oracle",
+    ]  # fmt: skip
+
+
+def test_the_plain_classifier_starts_from_the_dbvae_encoder():
+    config = dbvae.DBVAEConfig(latent_dim=3, seed=0)
+    model = dbvae.build_dbvae((8, 8, 1), config)
+    plain = debias._plain_classifier(model, (8, 8, 1), config)
+    x = np.random.default_rng(0).random((5, 8, 8, 1), dtype=np.float32)
+    np.testing.assert_allclose(
+        np.asarray(plain(x))[:, 0], np.asarray(model(x)["logit"]), rtol=1e-5
+    )
+
+
+class _FakeArms:
+    """Stands in for `_train_arm`: records each call and returns scores
+    that depend on the arm and the seed only."""
+
+    BONUS = {"plain": 0.0, "uniform": 0.01, "max": 0.05, "product": 0.02}
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, kind, alpha, share, config, seed, train, test,
+                 initial, path):  # fmt: skip
+        self.calls.append((seed, kind, alpha, share, initial))
+        if kind == "oracle":
+            bonus = 0.2
+        else:
+            bonus = self.BONUS[kind] + (alpha or 0)
+        return {
+            "recall_common": 0.9,
+            "recall_rare": 0.5 + bonus + 0.01 * seed,
+            "error_common_negatives": 0.01,
+            "error_rare_negatives": 0.02 + bonus / 10,
+            "balanced_recall": 0.7,
+            # The max arms draw the rare images at 0.05 + alpha.
+            "rare_share_of_draws": 0.05 + (alpha or 0) + (kind == "product"),
+        }
+
+
+def test_every_arm_of_a_seed_starts_from_its_weights_and_pairs(
+    tmp_path, monkeypatch
+):
+    fake = _FakeArms()
+    monkeypatch.setattr(debias, "_train_arm", fake)
+    config = debias.Config(
+        arms=("plain", "max", "product", "oracle"), alphas=(0.1, 0.2),
+        seeds=(0, 1, 2), latent_dim=2,
+    )  # fmt: skip
+    result = debias.train_and_evaluate(config, tmp_path / "run")
+    # Per seed: plain, max and product at both alphas, then the oracle at
+    # the largest rare share a max arm drew (0.05 + 0.2; the product arms
+    # draw at 0.05 + alpha + 1 and are not matched).
+    kinds = [(seed, kind, alpha) for seed, kind, alpha, _, _ in fake.calls]
+    assert kinds == [
+        (s, k, a)
+        for s in (0, 1, 2)
+        for k, a in (("plain", None), ("max", 0.1), ("max", 0.2),
+                     ("product", 0.1), ("product", 0.2), ("oracle", None))
+    ]  # fmt: skip
+    for _, kind, _, share, _ in fake.calls:
+        assert share == (pytest.approx(0.25) if kind == "oracle" else None)
+    assert result["seeds"]["1"]["oracle_share"] == pytest.approx(0.25)
+    # One initial model per seed, the same for all of its arms; another
+    # seed, other weights.
+    initial = {seed: [] for seed in (0, 1, 2)}
+    for seed, _, _, _, model in fake.calls:
+        initial[seed].append(model)
+    for models in initial.values():
+        assert all(m is models[0] for m in models)
+    w0, w1 = (initial[s][0].get_weights()[0] for s in (0, 1))
+    assert not np.allclose(w0, w1)
+    # The data: 5% of every class of digits' 1,437 training images.
+    run = result["seeds"]["0"]
+    assert run["train_images"] == 1437 and run["train_target_images"] == 143
+    assert run["train_rare_target_images"] == 7  # round(0.05 * 143)
+    assert run["test_images_per_look"] == {"target": 36, "other": 324}
+    # Summaries over seeds and paired differences against plain (the
+    # seed effect, 0.01 * seed, cancels: the interval has no width).
+    recall = result["summary"]["max_a0.2"]["recall_rare"]
+    assert recall["values"] == pytest.approx([0.75, 0.76, 0.77])
+    diff = result["paired"]["vs plain"]["max_a0.2"]["recall_rare"]
+    assert diff["mean"] == pytest.approx(0.25)
+    assert diff["low"] == pytest.approx(0.25)
+    assert diff["high"] == pytest.approx(0.25)
+    assert set(result["paired"]) == {"vs plain"}  # no uniform arm ran
+    assert set(result["paired"]["vs plain"]) == {
+        "max_a0.1", "max_a0.2", "product_a0.1", "product_a0.2", "oracle"
+    }  # fmt: skip
+    text = debias.summary(result)
+    assert "70 of 1437 training images are 'rotate'" in text
+    assert "7 of the 143 of class 7" in text
+    assert "paired difference vs plain, mean [95% interval]:" in text
+    assert re.search(r"oracle +\+0\.2000 \[\+0\.2000, \+0\.2000\]", text)
 
 
 @pytest.mark.slow
-def test_command_line_runs_both_arms(tmp_path):
+def test_command_line_runs_paired_arms(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run(
         [sys.executable, "-m", "experiments.debias", "--epochs=1",
-         "--latent_dim=2", "--rare_fraction=0.1", "--seeds=1",
+         "--latent_dim=2", "--rare_fraction=0.1", "--seeds=1,2",
+         "--arms=plain,oracle", "--oracle_share=0.5",
          f"--model_dir={tmp_path}"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=400,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     saved = json.loads((tmp_path / "metrics.json").read_text())
     run = saved["seeds"]["1"]
-    assert run["train_target_images"] == 143  # sevens in digits' train
-    assert run["train_rare_images"] == 14  # round(0.1 * 143)
-    assert run["test_images_per_group"] == {"target": 36, "other": 324}
-    resampled = tmp_path / "seed_1" / "dbvae" / "resampling"
-    assert (resampled / "epoch_0000.npz").exists()
-    # The one epoch's draw, as the report and the cache file hold it.
-    draw = run["dbvae"]["resampling"]["per_epoch"][0]
-    with np.load(resampled / "epoch_0000.npz") as cached:
-        indices = cached["indices"]
-    assert len(indices) == 1437  # every training image's slot, redrawn
-    assert draw["rare_share_of_target_images"] == pytest.approx(14 / 143)
-    for arm in ("plain", "dbvae"):
-        accuracy = saved["summary"][arm]["accuracy_rare"]
-        assert accuracy["values"] == [run[arm]["accuracy_rare"]]
-    assert "14 of 143 training images of class 7 are 'rotate'" in done.stdout
-    assert "seed 1: rare share of the DB-VAE's draws per epoch" in done.stdout
-    assert "accuracy, mean +- std over 1 seed(s):" in done.stdout
+    assert run["train_rare_target_images"] == 14  # round(0.1 * 143)
+    assert run["train_rare_images"] == 144  # 10% of each class of digits
+    # The oracle drew the rotated sevens at about its share; the plain
+    # arm saw each image once.
+    oracle, plain = run["arms"]["oracle"], run["arms"]["plain"]
+    assert oracle["rare_share_of_draws"] == pytest.approx(0.5, abs=0.1)
+    assert plain["rare_share_of_draws"] == pytest.approx(14 / 143)
+
+    # Paired batches: the same slots hold the same other-class images.
+    def indices(arm):
+        path = tmp_path / "seed_1" / arm / "resampling" / "epoch_0000.npz"
+        with np.load(path) as cached:
+            return cached["indices"]
+
+    plain_order, oracle_order = indices("plain"), indices("oracle")
+    assert len(plain_order) == 1437
+    from experiments import data
+
+    y = data.load_splits("digits")[0].y
+    others = y[plain_order] != 7
+    np.testing.assert_array_equal(oracle_order[others], plain_order[others])
+    assert np.all(y[oracle_order[~others]] == 7)
+    # Two seeds: a paired difference with a finite 95% interval.
+    diff = saved["paired"]["vs plain"]["oracle"]["recall_rare"]
+    assert diff["n"] == 2 and math.isfinite(diff["low"])
+    assert diff["low"] <= diff["mean"] <= diff["high"]
+    assert "14 of the 143 of class 7" in done.stdout
+    assert "paired difference vs plain, mean [95% interval]:" in done.stdout

@@ -4,10 +4,8 @@ change, and the trained model handed back."""
 import json
 import os
 import pickle
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -15,7 +13,6 @@ import pytest
 from experiments import train
 from experiments.rundir import usable_run_dir
 from tests.conftest import REPO
-from tests.experiments.helpers import start_train
 
 
 def _train(folder, restart=False, **kwargs):
@@ -72,39 +69,6 @@ def test_files_of_a_run_folder_share_their_permissions(tmp_path):
     }
     assert set(modes) >= {"metrics.json", "history.json", "run.json"}
     assert len(set(modes.values())) == 1, modes
-
-
-@pytest.mark.slow
-def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
-    """The command, stopped as a preempted VM stops it (SIGINT takes the
-    same path: tests/loops/test_interrupt.py)."""
-    signum = signal.SIGTERM
-    folder = tmp_path / "run"
-    args = ["--model=mlp", "--steps_per_execution=1", "--verbose=0"]
-    proc = start_train(*args, "--epochs=1000", f"--model_dir={folder}")
-    deadline = time.monotonic() + 120
-    while not (folder / "history.json").exists():  # an epoch is done
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.2)
-    proc.send_signal(signum)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 128 + signum
-    assert "Traceback" not in err
-    (line,) = [x for x in err.splitlines() if "stopped by" in x]
-    name = signal.Signals(signum).name
-    assert f"experiments.train: stopped by {name} at step" in line
-    assert "checkpoint saved:" in line and "resumes" in line
-    step = int(line.split(" at step ")[1].split()[0])
-    epoch = int(line.split(" of epoch ")[1].split(";")[0])
-    history = json.loads((folder / "history.json").read_text())
-    assert len(history["loss"]) == epoch - 1  # that epoch was not finished
-    # The same command with --epochs up to that epoch finishes it.
-    rerun = start_train(*args, f"--epochs={epoch}", f"--model_dir={folder}")
-    _, err = rerun.communicate(timeout=120)
-    assert rerun.returncode == 0, err[-3000:]
-    assert 0 < step < 23
-    saved = json.loads((folder / "metrics.json").read_text())
-    assert len(saved["history"]["loss"]) == epoch
 
 
 def test_model_keras_loads_in_a_fresh_python_for_every_model(tmp_path):

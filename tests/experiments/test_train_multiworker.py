@@ -5,8 +5,10 @@ cluster), against one process of the same global batch.
 One test, in the order a cluster lives through it: a worker is SIGKILLed in
 the middle of an epoch (the other stops within bounded time, one line, exit
 75); the rerun is preempted (SIGTERM to one worker: both stop at the same
-step, exit 143); the second rerun finishes. Its metrics.json equals both an
-uninterrupted two-worker run and one process within 1e-5.
+step, exit 143); the second rerun finishes. Its metrics.json equals one
+process of the same global batch within 1e-5 (so it equals an
+uninterrupted two-worker run as well: tests/loops/test_engine.py checks
+that two replicas equal one device).
 """
 
 import json
@@ -98,16 +100,8 @@ def test_two_workers_survive_a_lost_peer_and_sigterm_then_equal_one_process(
     tmp_path, mnist_dir
 ):
     data = f"--dataset=idx:{mnist_dir}"
-    single, whole, run = (
-        tmp_path / "single",
-        tmp_path / "whole",
-        tmp_path / "run",
-    )
-    references = [
-        _train([data, f"--model_dir={single}"]),
-        *_two_workers([data, "--strategy=multiworker", f"--model_dir={whole}"]),
-    ]
-    _finish(references)
+    single, run = tmp_path / "single", tmp_path / "run"
+    _finish([_train([data, f"--model_dir={single}"])])
     args = [data, "--strategy=multiworker", f"--model_dir={run}"]
 
     # SIGKILL worker 1 in epoch 2: the chief stops, bounded, in one line.
@@ -141,9 +135,7 @@ def test_two_workers_survive_a_lost_peer_and_sigterm_then_equal_one_process(
 
     # The second rerun finishes, from within epoch 3, as if never stopped.
     _finish(_two_workers(args))
-    resumed = _history(run)
-    _assert_close(resumed, _history(whole))
-    _assert_close(resumed, _history(single))
+    _assert_close(_history(run), _history(single))
     # What one process writes, the two workers write once: worker 1's
     # throwaway checkpoints are gone.
     assert sorted(p.name for p in run.iterdir()) == sorted(

@@ -8,48 +8,12 @@ import pytest
 
 from experiments import data as data_lib
 from experiments import rundir, transfer
+from experiments.source_target import split_tasks
+from keras_cheats.models import TransferClassifier, feature_extractor
 
 _TINY = transfer.Config(
     filters=(4, 8), dense_units=16, batch_size=32, per_class=10
 )
-
-
-def _toy_split(labels):
-    labels = np.asarray(labels, np.int64)
-    x = np.arange(len(labels), dtype=np.float32).reshape(-1, 1, 1, 1)
-    return data_lib.Split(np.broadcast_to(x, (len(labels), 2, 2, 1)), labels)
-
-
-def test_split_tasks_budget_and_relabelling():
-    train = _toy_split(np.repeat(np.arange(4), 5))  # 5 images of each class
-    test = _toy_split([0, 1, 2, 3, 3])
-    s = transfer.split_tasks(train, test, 4, (2, 0), per_class=3, seed=0)
-    assert s.source_classes == (0, 2) and s.target_classes == (1, 3)
-    # Source: every image of classes 0 and 2, renumbered 0 and 1.
-    np.testing.assert_array_equal(s.source_train.y, [0] * 5 + [1] * 5)
-    np.testing.assert_array_equal(s.source_test.y, [0, 1])
-    # Target: 3 of the 5 images of class 1 (-> 0) and of class 3 (-> 1).
-    np.testing.assert_array_equal(np.bincount(s.target_train.y), [3, 3])
-    ids = s.target_train.x[:, 0, 0, 0].astype(int)  # image i holds i
-    assert set(ids[:3]) <= set(range(5, 10))
-    assert set(ids[3:]) <= set(range(15, 20))
-    np.testing.assert_array_equal(s.target_test.y, [0, 1, 1])
-    again = transfer.split_tasks(train, test, 4, (0, 2), 3, seed=0)
-    np.testing.assert_array_equal(again.target_train.x, s.target_train.x)
-
-
-@pytest.mark.parametrize(
-    ("source", "per_class", "match"),
-    [
-        ((0, 1), 6, "per_class=6; class 2 has only 5"),
-        ((0, 4), 1, "expected class ids below num_classes=4"),
-        ((0, 1, 2, 3), 1, "leaves no target class"),
-    ],
-)
-def test_split_tasks_errors(source, per_class, match):
-    train = _toy_split(np.repeat(np.arange(4), 5))
-    with pytest.raises(ValueError, match=match):
-        transfer.split_tasks(train, train, 4, source, per_class, 0)
 
 
 @pytest.mark.parametrize(
@@ -73,7 +37,7 @@ def test_config_errors_name_the_value(kwargs, match):
 
 def _digits():
     train, test, info = data_lib.load_splits("digits")
-    return transfer.split_tasks(train, test, 10, (0, 1, 2, 3, 4), 10, 0), info
+    return split_tasks(train, test, 10, (0, 1, 2, 3, 4), 10, 0), info
 
 
 def _pretrained(splits, info):
@@ -95,11 +59,11 @@ def _snapshot(model, variables="all"):
 def test_feature_extraction_then_fine_tuning():
     splits, info = _digits()
     source = _pretrained(splits, info)
-    base = transfer.feature_extractor(source)
+    base = feature_extractor(source)
     assert tuple(base.output.shape) == (None, 2 * 2 * 8)  # 8x8 -> 4 -> 2
     # 2.4.2 Feature extraction: only the new head trains.
     base.trainable = False
-    model = transfer.TransferClassifier(base, 5)
+    model = TransferClassifier(base, 5)
     assert [v.path.split("/")[-2] for v in model.trainable_variables] == [
         "new_head",
         "new_head",
@@ -122,57 +86,42 @@ def test_feature_extraction_then_fine_tuning():
     assert not np.array_equal(np.array(base.get_layer("conv_1").kernel), kernel)
 
 
-def test_why_a_subclass_keras_3_overrides_training_false_in_functional():
-    """In a functional model, base(x, training=False) does not stay in
-    inference mode when the outer model trains (keras-team/keras#20285);
-    TransferClassifier's call does. If Keras changes this, the functional
-    form becomes an option again."""
-    source = transfer.build_source_model((8, 8, 1), 5, _TINY)
-    base = transfer.feature_extractor(source)
-    x = np.random.default_rng(0).uniform(size=(8, 8, 8, 1)).astype("float32")
-    inputs = keras.Input((8, 8, 1))
-    functional = keras.Model(
-        inputs, keras.layers.Dense(5)(base(inputs, training=False))
-    )
-    moving = _snapshot(base, "moving")
-    transfer.TransferClassifier(base, 5)(x, training=True)
-    assert all(
-        np.array_equal(v, moving[p])
-        for p, v in _snapshot(base, "moving").items()
-    )
-    functional(x, training=True)
-    assert not all(
-        np.array_equal(v, moving[p])
-        for p, v in _snapshot(base, "moving").items()
-    )
-
-
-def test_transfer_classifier_keras_file_round_trip(tmp_path):
-    source = transfer.build_source_model((8, 8, 1), 5, _TINY)
-    model = transfer.TransferClassifier(transfer.feature_extractor(source), 3)
-    x = np.random.default_rng(1).uniform(size=(2, 8, 8, 1)).astype("float32")
-    model.save(tmp_path / "transfer.keras")
-    loaded = keras.saving.load_model(tmp_path / "transfer.keras")
-    assert isinstance(loaded, transfer.TransferClassifier)
-    assert loaded.num_classes == 3
-    np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(model(x)))
-
-
 @pytest.mark.slow
-def test_fine_tuning_lowers_the_target_test_loss_on_digits(tmp_path):
-    """At 10 labelled images per class (the budget at which BUILD.md finds
-    that transfer pays on MNIST), fine-tuning the base lowers the target
-    test cross-entropy that feature extraction left (digits, seeds 0 and
-    1: 1.00 -> 0.71 and 1.07 -> 0.72); pretraining separates the source
-    digits (0.994)."""
-    config = transfer.Config(per_class=10)
+def test_transfer_on_mnist_at_10_images_per_class(tmp_path, mnist_dir):
+    """The configuration of BUILD.md's transfer table on real MNIST: 10
+    labelled images per target digit (5-9), pretrained on digits 0-4.
+
+    Seen (source test accuracy; target test accuracy feature extraction /
+    fine-tuning / scratch; target test cross-entropy, the same order):
+      seed 0: 0.9855; 0.9015 / 0.9243 / 0.8568; 0.258 / 0.218 / 0.425
+      seed 1: 0.9836; 0.9440 / 0.9295 / 0.9149; 0.180 / 0.217 / 0.285
+      seed 2: 0.9903; 0.8537 / 0.8506 / 0.8506; 0.362 / 0.385 / 0.633
+      seed 3: 0.9932; 0.8973 / 0.9015 / 0.9046; 0.258 / 0.256 / 0.265
+      seed 4: 0.9971; 0.9326 / 0.9274 / 0.9222; 0.216 / 0.230 / 0.217
+    The gain over scratch depends on the seed (fine-tuning: +6.7, +1.5,
+    0.0, -0.3, +0.5 points; mean +1.7), as BUILD.md says. This test runs
+    BUILD.md's seed-0 command (deterministic on this CPU build) and checks
+    its documented gain with a margin, and what holds on every seed:
+    transfer costs at most 0.73 points of accuracy.
+    """
+    config = transfer.Config(dataset=f"idx:{mnist_dir}", per_class=10, seed=0)
     result = transfer.train_and_evaluate(config, tmp_path)
     saved = json.loads((tmp_path / "metrics.json").read_text())
-    assert saved["source_test_accuracy"] > 0.95  # 5 classes: chance 0.2
+    assert saved["source_test_accuracy"] > 0.98  # 5 classes: chance 0.2
+    accuracy = saved["target_test_accuracy"]
+    assert (
+        set(accuracy) == set(saved["target_test_loss"]) == set(transfer.STAGES)
+    )
+    assert min(accuracy.values()) > 0.8
+    assert accuracy["feature_extraction"] > accuracy["scratch"] - 0.02
+    assert accuracy["fine_tuning"] > accuracy["scratch"] - 0.02
+    # Seed 0, BUILD.md's run: fine-tuning 6.7 points above scratch, half
+    # its cross-entropy (0.218 against 0.425).
+    assert accuracy["fine_tuning"] > accuracy["scratch"] + 0.03
     loss = saved["target_test_loss"]
-    assert set(loss) == set(transfer.STAGES)
-    assert loss["fine_tuning"] < 0.85 * loss["feature_extraction"]
+    assert loss["fine_tuning"] < 0.75 * loss["scratch"]
     assert saved["num_target_train"] == 50
+    assert saved["num_target_test"] == 964
     assert saved["target_classes"] == [5, 6, 7, 8, 9]
     assert len(saved["history"]["feature_extraction"]["loss"]) == 20
     assert len(saved["history"]["fine_tuning"]["loss"]) == 10

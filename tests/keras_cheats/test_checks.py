@@ -12,6 +12,9 @@ def test_checks_return_the_value_normalized():
     assert checks.integers("filters", [32, 64]) == (32, 64)
     assert checks.input_shape([28, 28, 1]) == (28, 28, 1)
     assert checks.fraction("momentum", 0.9) == 0.9
+    assert checks.interval("gamma", 2) == 2.0
+    assert checks.interval("margin", 0.5, low=0, low_open=True) == 0.5
+    assert checks.interval("alpha", 1, low=0, high=1) == 1.0
 
 
 @pytest.mark.parametrize(
@@ -28,6 +31,14 @@ def test_checks_return_the_value_normalized():
         (lambda: checks.integers("filters", ("a",)), "filters='a'; expected"),
         (lambda: checks.integers("filters", []), "filters=''; expected"),
         (lambda: checks.input_shape((28, 0)), r"input_shape=\(28, 0\)"),
+        (
+            lambda: checks.interval("margin", 0, low=0, low_open=True),
+            r"`margin` must be a number in \(0, inf\]; received margin=0",
+        ),
+        (lambda: checks.interval("a", 1.5, 0, 1), r"in \[0, 1\]; received"),
+        (lambda: checks.interval("gamma", "x"), "a finite number; received"),
+        (lambda: checks.interval("gamma", float("inf")), "gamma=inf"),
+        (lambda: checks.interval("gamma", True), "gamma=True"),
     ],
 )
 def test_bad_values_are_named_with_what_was_expected(call, message):
