@@ -309,13 +309,13 @@ def _train_arm(kind, alpha, share, config, seed, train, test, initial, path):
     group scores, its history and its draws."""
     keras.utils.set_random_seed(seed)
     shape = train.x.shape[1:]
-    model = dbvae.build_dbvae(shape, _architecture(config, seed))
-    model.set_weights(initial.get_weights())
     sampler = None
     if kind == "plain":
-        model = _plain_classifier(model, shape, _architecture(config, seed))
+        model = _plain_classifier(initial, shape, _architecture(config, seed))
         loss = _PlainLoss(config.target_class)
     else:
+        model = dbvae.build_dbvae(shape, _architecture(config, seed))
+        model.set_weights(initial.get_weights())
         loss = dbvae.DBVAELoss(
             target_class=config.target_class,
             beta=config.beta,
