@@ -21,9 +21,13 @@ it wins easily, near 0.5 when it cannot tell them apart), and the headline
 trained on the real training split, over generated images (Salimans et
 al. 2016's Inception score with an MNIST classifier). It lies in
 [1, num_classes]: high when the samples are confidently classified
-digits (sharp p(y|x)) of every class (broad p(y)); `classifier_score_real`
-is the same judge on the real test images, the value to compare with, and
-`judge_accuracy` its accuracy there.
+digits (sharp p(y|x)) of every class (broad p(y)). Beside it, from the
+same judge (`experiments.sample_quality`, shared with `--model=ddpm`):
+`confident_share` (samples with max p(y|x) > 0.9), the judge's class
+histogram of the samples (`class_share_k`) and its entropy
+`class_histogram_entropy` (log 10 = 2.303 when all ten digits appear
+equally often); the `_real` figures are the judge's on the real test
+images, the values to compare with, and `judge_accuracy` its accuracy.
 
 Options (`--set`): `latent_dim=100`, `learning_rate=2e-4` and
 `beta_1=0.5` (Adam, as in DCGAN; the `--learning_rate` flag is not used),
@@ -38,10 +42,8 @@ import numpy as np
 import tensorflow as tf
 
 import loops
-from experiments import classification, images
-from experiments.data import Pipeline
+from experiments import images, sample_quality
 from experiments.registry import ModelSpec, register
-from keras_cheats.models import cnn
 from keras_cheats.models.dcgan import (
     DCGAN,
     DCGANConfig,
@@ -222,59 +224,6 @@ def sample_callbacks(model, run_dir, config):
     return [SampleGrid(run_dir, latent)]
 
 
-def classifier_score(probabilities):
-    """exp(E_x KL(p(y|x) || p(y))) with p(y) = E_x p(y|x); in [1, K].
-
-    Args:
-      probabilities: (N, K) class probabilities p(y|x) of N images.
-
-    Returns:
-      A float: K for confident predictions spread evenly over K classes,
-      1 when every image gets the same distribution (e.g. mode collapse).
-    """
-    p = np.asarray(probabilities, np.float64)
-    if p.ndim != 2 or len(p) == 0:
-        raise ValueError(
-            f"probabilities of shape {p.shape}; expected (N, K) with N >= 1"
-        )
-    marginal = p.mean(axis=0, keepdims=True)
-    eps = 1e-12
-    kl = np.sum(p * (np.log(p + eps) - np.log(marginal + eps)), axis=1)
-    return float(np.exp(kl.mean()))
-
-
-def train_judge(split, info, config, steps):
-    """A small CNN classifier of the real images: the classifier score's
-    judge, trained with `loops.fit` for whole epochs of at least `steps`
-    batches in all. Returns the model (logits)."""
-    pipeline = Pipeline(split, config.batch_size, seed=config.seed)
-    epochs = -(-steps // pipeline.steps_per_epoch)
-    judge = cnn.build_cnn(
-        info.image_shape,
-        info.num_classes,
-        cnn.CNNConfig(
-            filters=(16, 32), dense_units=(64,), output_activation=None
-        ),
-        name="judge",
-    )
-    loops.fit(
-        judge,
-        keras.optimizers.Adam(1e-3),
-        classification.task(),
-        pipeline,
-        options=loops.LoopOptions(epochs=epochs, seed=config.seed, verbose=0),
-    )
-    return judge
-
-
-def _probabilities(judge, x, batch_size=256):
-    logits = [
-        np.asarray(judge(x[i : i + batch_size], training=False))
-        for i in range(0, len(x), batch_size)
-    ]
-    return np.asarray(tf.nn.softmax(np.concatenate(logits)))
-
-
 def _generate(model, n, seed, batch_size=256):
     z = np.random.default_rng([seed, 919]).standard_normal(
         (n, model.latent_dim)
@@ -301,19 +250,11 @@ def after_training(model, data, run_dir, config):
     images.save_png(run_dir / "samples.png", grid)
     images.summary_image(run_dir, "final_samples", grid)
 
-    judge = train_judge(
+    judge = sample_quality.train_judge(
         data.train.split, data.info, config, options["judge_steps"]
     )
-    test = data.test.split
-    real = _probabilities(judge, test.x)
-    generated = _probabilities(
-        judge, _generate(model, options["score_samples"], config.seed)
-    )
-    return {
-        "classifier_score": classifier_score(generated),
-        "classifier_score_real": classifier_score(real),
-        "judge_accuracy": float(np.mean(real.argmax(axis=1) == test.y)),
-    }
+    generated = _generate(model, options["score_samples"], config.seed)
+    return sample_quality.judge_report(judge, generated, data.test.split)
 
 
 def _build(info, config):

@@ -1,16 +1,48 @@
 """Capsule-network layers of cheat-sheet section 7.3.2 (Sabour, Frosst and
 Hinton 2017): squash, primary capsules, digit capsules with routing by
-agreement, capsule length and masking; the VAE's sampling layer."""
+agreement, capsule length and masking; the VAE's sampling layer;
+scaled dot-product attention, the ViT's patch, class and position tokens
+and the pre-norm Transformer block (7.5); the restricted Boltzmann machine
+(7.4.5); the mixture-of-experts layer with its gating (8.2)."""
 
+from keras_cheats.layers.attention import scaled_dot_product_attention
 from keras_cheats.layers.digit_capsules import DigitCapsules
 from keras_cheats.layers.length import Length
 from keras_cheats.layers.mask import Mask
+from keras_cheats.layers.moe import MixtureOfExperts
+from keras_cheats.layers.moe_gating import (
+    expert_capacity,
+    importance_loss,
+    keep_within_capacity,
+    switch_balance_loss,
+    top_k_gates,
+)
+from keras_cheats.layers.patches import (
+    ClassToken,
+    PatchEmbedding,
+    PositionEmbedding,
+)
 from keras_cheats.layers.primary_capsules import PrimaryCapsules
+from keras_cheats.layers.rbm import RBM, sample_bernoulli
 from keras_cheats.layers.routing import routing_by_agreement
 from keras_cheats.layers.sampling import Sampling, reparameterize
 from keras_cheats.layers.squash import Squash, safe_norm, squash
+from keras_cheats.layers.transformer_block import TransformerBlock
 
 __all__ = [
+    "ClassToken",
+    "MixtureOfExperts",
+    "PatchEmbedding",
+    "PositionEmbedding",
+    "RBM",
+    "TransformerBlock",
+    "expert_capacity",
+    "importance_loss",
+    "keep_within_capacity",
+    "sample_bernoulli",
+    "scaled_dot_product_attention",
+    "switch_balance_loss",
+    "top_k_gates",
     "DigitCapsules",
     "Length",
     "Mask",

@@ -22,6 +22,8 @@ Section  class                     function
 4.11     FocalLoss                 focal_loss
 4.11     CategoricalFocalLoss      categorical_focal_loss
 4.12     HingeLoss                 hinge_loss
+7.10     NTXent                    nt_xent
+8.1      PrototypicalLoss          prototypical_loss, prototypical_logits
 CapsNet  MarginLoss                margin_loss
 """
 
@@ -54,6 +56,13 @@ from keras_cheats.losses.focal import (
     focal_loss,
 )
 from keras_cheats.losses.hinge import HingeLoss, hinge_loss
+from keras_cheats.losses.nt_xent import NTXent, nt_xent
+from keras_cheats.losses.prototypical import (
+    PrototypicalLoss,
+    prototypes,
+    prototypical_logits,
+    prototypical_loss,
+)
 from keras_cheats.losses.registry import get
 from keras_cheats.losses.regression import (
     Huber,
@@ -71,6 +80,12 @@ from keras_cheats.losses.triplet_mining import (
 )
 
 __all__ = [
+    "NTXent",
+    "PrototypicalLoss",
+    "nt_xent",
+    "prototypes",
+    "prototypical_logits",
+    "prototypical_loss",
     "BinaryCrossEntropy",
     "CategoricalCrossEntropy",
     "CategoricalFocalLoss",

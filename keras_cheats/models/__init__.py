@@ -1,9 +1,16 @@
 """Model builders of cheat-sheet section 7: the MLP (7.1), recurrent
 classifiers (7.2), the convolutional classifier (7.3.1), the capsule network
 (7.3.2), the autoencoder (7.4.1), the VAE and DB-VAE (7.4.2) and the DCGAN
-(7.4.3); and the transfer-learning classifier of section 2.4 (a pretrained
-base with a new head, for fine-tuning and feature extraction)."""
+(7.4.3), the DDPM (7.4.4), the deep belief network (7.4.5), the Vision
+Transformer (7.5) with attention rollout (9.3); and the transfer-learning
+classifier of section 2.4 (a pretrained base with a new head, for
+fine-tuning and feature extraction)."""
 
+from keras_cheats.models.attention_rollout import (
+    attention_rollout,
+    rollout_maps,
+    vit_rollout_maps,
+)
 from keras_cheats.models.autoencoder import (
     AutoencoderConfig,
     build_autoencoder,
@@ -16,6 +23,7 @@ from keras_cheats.models.capsnet import (
     capsnet_loss,
 )
 from keras_cheats.models.cnn import CNNConfig, build_cnn
+from keras_cheats.models.dbn import dbn_classifier, down_pass, up_pass
 from keras_cheats.models.dbvae import (
     DBVAE,
     DBVAEConfig,
@@ -32,6 +40,29 @@ from keras_cheats.models.dcgan import (
     build_generator,
     discriminator_loss,
     generator_loss,
+)
+from keras_cheats.models.diffusion import (
+    DiffusionLoss,
+    NoiseSchedule,
+    cosine_betas,
+    diffusion_loss,
+    linear_betas,
+    to_model_range,
+    to_pixels,
+)
+from keras_cheats.models.diffusion_sampling import (
+    ancestral_sample,
+    ancestral_step,
+    ddim_sample,
+    ddim_step,
+    ddim_timesteps,
+    noise_predictor,
+)
+from keras_cheats.models.diffusion_unet import (
+    DenoiserConfig,
+    SinusoidalEmbedding,
+    TimeResBlock,
+    build_denoiser,
 )
 from keras_cheats.models.mlp import MLPConfig, build_mlp
 from keras_cheats.models.recurrent import (
@@ -50,8 +81,35 @@ from keras_cheats.models.vae import (
     build_vae,
     vae_metrics,
 )
+from keras_cheats.models.vit import VisionTransformer, ViTConfig, build_vit
 
 __all__ = [
+    "DenoiserConfig",
+    "DiffusionLoss",
+    "NoiseSchedule",
+    "SinusoidalEmbedding",
+    "TimeResBlock",
+    "ViTConfig",
+    "VisionTransformer",
+    "ancestral_sample",
+    "ancestral_step",
+    "attention_rollout",
+    "build_denoiser",
+    "build_vit",
+    "cosine_betas",
+    "dbn_classifier",
+    "ddim_sample",
+    "ddim_step",
+    "ddim_timesteps",
+    "diffusion_loss",
+    "down_pass",
+    "linear_betas",
+    "noise_predictor",
+    "rollout_maps",
+    "to_model_range",
+    "to_pixels",
+    "up_pass",
+    "vit_rollout_maps",
     "DBVAE",
     "DCGAN",
     "VAE",

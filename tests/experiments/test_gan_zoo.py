@@ -45,18 +45,6 @@ def test_registered_with_section_headline_and_dcgan_optimizers():
     assert tuple(built.generator.output.shape) == (None, 28, 28, 1)
 
 
-def test_classifier_score_by_hand():
-    # p(y) = [0.75, 0.25]; KL_1 = log(4/3), KL_2 = (log(2/3) + log 2) / 2.
-    kl = (math.log(4 / 3) + 0.5 * math.log(2 / 3) + 0.5 * math.log(2)) / 2
-    score = gan.classifier_score([[1.0, 0.0], [0.5, 0.5]])
-    assert score == pytest.approx(math.exp(kl), rel=1e-9)
-    assert gan.classifier_score(np.eye(10)) == pytest.approx(10.0)  # ideal
-    same = np.tile([0.1, 0.9], (5, 1))
-    assert gan.classifier_score(same) == pytest.approx(1.0)  # collapse
-    with pytest.raises(ValueError, match=r"shape \(3,\)"):
-        gan.classifier_score([0.2, 0.3, 0.5])
-
-
 def test_noise_is_a_function_of_seed_step_and_stream():
     a = gan._noise(3, 4, seed=0, step=5, stream=0)
     np.testing.assert_array_equal(a, gan._noise(3, 4, 0, 5, 0))
@@ -165,8 +153,13 @@ def test_train_and_evaluate_on_digits(tmp_path):
         "classifier_score",
         "classifier_score_real",
         "judge_accuracy",
+        "confident_share",
+        "class_histogram_entropy",
+        "class_share_9",
     }
     assert 1.0 <= test["classifier_score"] <= 10.0
+    assert 0.0 <= test["confident_share"] <= 1.0
+    assert 0.0 <= test["class_histogram_entropy"] <= math.log(10) + 1e-9
     assert 0.0 <= test["d_accuracy"] <= 1.0
     assert test["judge_accuracy"] > 0.5  # the judge is a real classifier
     run = tmp_path / "run"

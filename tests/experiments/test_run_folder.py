@@ -92,6 +92,8 @@ def test_model_keras_loads_in_a_fresh_python_for_every_model(tmp_path):
         prepare = train.prepare_fn(spec, info, config)
         if name == "dcgan":  # a generator: noise z in, images out
             x = rng.normal(size=(3, model.latent_dim)).astype(np.float32)
+        elif name == "ddpm":  # a noise predictor: [x_t, t] in, eps out
+            x = [x, np.array([0, 5, 9], np.int32)]
         elif prepare is not None:  # the model's inputs, as in training
             x = prepare(keras.ops.convert_to_tensor(x), np.arange(3))[0]
         out = model(x, training=False)
