@@ -31,7 +31,8 @@ class ModelSpec:
         that depends on the data set (e.g. one-hot labels of num_classes).
       task: `task(model, info, config) -> loops.Task` for a custom step
         (e.g. a GAN); its optimizers come from `optimizer`.
-      optimizer: `optimizer(model, config) -> optimizer or dict`; None uses
+      optimizer: `optimizer(model, config, steps_per_epoch) -> optimizer or
+        dict` (the steps per epoch for a schedule over the run); None uses
         the `--optimizer` and `--learning_rate` flags.
       train_data: `train_data(model, data, run_dir, config) -> callable
         (epoch, skip_batches) -> Dataset` replacing the training pipeline

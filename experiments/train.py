@@ -268,7 +268,7 @@ def _train_and_evaluate(config, strategy, model_dir, restart):
     with strategy.scope():
         model = spec.build(data.info, config)
         optimizer = (
-            spec.optimizer(model, config)
+            spec.optimizer(model, config, data.train.steps_per_epoch)
             if spec.optimizer is not None
             else make_optimizer(config, data.train.steps_per_epoch)
         )

@@ -178,8 +178,9 @@ def gan_task(model, info, config, seed=None):
     )
 
 
-def gan_optimizers(model, config):
+def gan_optimizers(model, config, steps_per_epoch=None):
     """{"generator": Adam, "discriminator": Adam}, DCGAN's 2e-4, beta_1 0.5."""
+    del steps_per_epoch  # constant rates
     options = gan_options(config)
 
     def adam():

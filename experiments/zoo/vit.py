@@ -30,7 +30,6 @@ ink: what a uniform map would give).
 
 import dataclasses
 import pathlib
-import weakref
 
 import keras
 import numpy as np
@@ -59,10 +58,6 @@ SHOWN = 16  # test digits in attention_rollout.png
 SCORED = 500  # test images of the rollout metrics
 ZOOM = 4  # pixels per image pixel in the PNG
 
-# steps per epoch of each model built here, for its optimizer's schedule
-# (the registry's `optimizer` hook gets the model and config, not the data)
-_STEPS = weakref.WeakKeyDictionary()
-
 
 def vit_options(config):
     """The `--set` options of `--model=vit`, defaults filled in; the
@@ -81,23 +76,16 @@ def vit_config(config):
 
 
 def _build(info, config):
-    model = build_vit(info.image_shape, info.num_classes, vit_config(config))
-    _STEPS[model] = -(-info.num_train // config.batch_size)
-    return model
+    return build_vit(info.image_shape, info.num_classes, vit_config(config))
 
 
-def vit_optimizer(model, config):
+def vit_optimizer(model, config, steps_per_epoch):
     """AdamW at `--learning_rate`, warmed up for `warmup_epochs` then
     decayed on a cosine to 0 at the end of the run; no weight decay on
     biases, LayerNorm scales and offsets, the class token and the
     position embedding."""
     options = vit_options(config)
-    if model not in _STEPS:
-        raise ValueError(
-            f"model={model.name!r} was not built by --model=vit's build, "
-            "which records the steps per epoch: expected such a model"
-        )
-    total = config.epochs * _STEPS[model]
+    total = config.epochs * steps_per_epoch
     warmup = min(
         round(options["warmup_epochs"] * total / config.epochs), total - 1
     )

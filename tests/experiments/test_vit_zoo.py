@@ -49,7 +49,7 @@ def test_adamw_decays_matrices_only_and_follows_the_schedule():
     info = DatasetInfo("fake", (8, 8, 1), 10, 640, 10)  # 10 steps an epoch
     config = _config(epochs=3, warmup_epochs=0, weight_decay=0.5, **TINY)
     model = registry.get("vit").build(info, config)
-    optimizer = vit.vit_optimizer(model, config)
+    optimizer = vit.vit_optimizer(model, config, steps_per_epoch=10)
     assert isinstance(optimizer, keras.optimizers.AdamW)
     for step, rate in ((30, 0.0), (15, 0.5e-3), (0, 1e-3)):  # 30 in all
         optimizer.iterations.assign(step)  # cosine from the peak to 0
@@ -65,7 +65,9 @@ def test_adamw_decays_matrices_only_and_follows_the_schedule():
         )  # fmt: skip
         want = b if excluded else b * (1 - 1e-3 * 0.5)
         np.testing.assert_allclose(np.array(v), want, rtol=1e-6, err_msg=v.path)
-    warm = vit.vit_optimizer(model, _config(epochs=3, warmup_epochs=1))
+    warm = vit.vit_optimizer(
+        model, _config(epochs=3, warmup_epochs=1), steps_per_epoch=10
+    )
     for step, rate in ((0, 0.0), (5, 0.5e-3), (10, 1e-3)):  # 10 steps
         warm.iterations.assign(step)
         assert float(warm.learning_rate) == pytest.approx(rate, abs=1e-9)
