@@ -77,7 +77,10 @@ def test_two_replicas_make_the_update_of_one_device():
     task = rbm_lib.rbm_task(2, sample_hidden=False, weight_cost=0.1)
     one = _model(visible, hidden, 7)
     single = _one_step(one, task, x, lr, jit_compile=False)
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = tf.distribute.MirroredStrategy(
+        ["/cpu:0", "/cpu:1"],
+        cross_device_ops=tf.distribute.ReductionToOneDevice(),
+    )
     with strategy.scope():
         two = _model(visible, hidden, 7)
         double = _one_step(two, task, x, lr, strategy=strategy)
@@ -95,7 +98,10 @@ def test_draws_are_keyed_by_seed_step_and_replica():
     np.testing.assert_array_equal(a, rbm_lib.cd_uniforms((2, 3), 0, 5))
     assert not np.allclose(a, rbm_lib.cd_uniforms((2, 3), 0, 6))
     assert not np.allclose(a, rbm_lib.cd_uniforms((2, 3), 1, 5))
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = tf.distribute.MirroredStrategy(
+        ["/cpu:0", "/cpu:1"],
+        cross_device_ops=tf.distribute.ReductionToOneDevice(),
+    )
     per_replica = strategy.run(lambda: rbm_lib.cd_uniforms((2, 3), 0, 5))
     first, second = strategy.experimental_local_results(per_replica)
     np.testing.assert_array_equal(first, a)

@@ -119,7 +119,10 @@ def test_the_share_gathers_negatives_across_replicas():
         tape.watch(z)
         want = tf.reduce_mean(nt_xent(None, z, 0.5))
     want_grad = tape.gradient(want, z)
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = tf.distribute.MirroredStrategy(
+        ["/cpu:0", "/cpu:1"],
+        cross_device_ops=tf.distribute.ReductionToOneDevice(),
+    )
 
     @tf.function
     def step():

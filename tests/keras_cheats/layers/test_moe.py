@@ -246,7 +246,13 @@ def test_bad_arguments_name_themselves():
 def test_a_tiny_run_on_two_replicas_lowers_the_loss_and_counts_tokens():
     # The load counts are kept per replica and summed when read (like a
     # metric's variables): 5 epochs of 256 examples count 1,280 tokens.
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    # No collective ops (as tests/loops): collectives of strategies made
+    # earlier in the same test process can collide on their instance keys
+    # (seen in CI: 'Shape mismatch in the collective instance 101').
+    strategy = tf.distribute.MirroredStrategy(
+        ["/cpu:0", "/cpu:1"],
+        cross_device_ops=tf.distribute.ReductionToOneDevice(),
+    )
     with strategy.scope():
         model = _model(aux_weight=0.01, noisy=True)
         optimizer = keras.optimizers.Adam(0.01)
