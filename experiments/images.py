@@ -5,6 +5,7 @@ Images are float arrays in [0, 1] of shape (N, H, W, C) with C = 1 or 3.
 
 import pathlib
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -70,3 +71,23 @@ def summary_image(run_dir, name, image, step=0):
     with writer.as_default():
         tf.summary.image(name, np.asarray(image)[None], step=step)
     writer.flush()
+
+
+class EpochGrid(keras.callbacks.Callback):
+    """Saves `samples_epoch_XXX.png` (1-based) and a TensorBoard image
+    after each epoch, from `draw(model) -> (N, H, W, C)` in [0, 1].
+
+    The engine calls Keras callbacks with `self.model` set to the trained
+    model; `draw` takes it (e.g. a GAN's generator on fixed latents).
+    """
+
+    def __init__(self, run_dir, draw, columns=8):
+        super().__init__()
+        self.run_dir = pathlib.Path(run_dir)
+        self.draw = draw
+        self.columns = columns
+
+    def on_epoch_end(self, epoch, logs=None):
+        image = grid(np.asarray(self.draw(self.model)), self.columns)
+        save_png(self.run_dir / f"samples_epoch_{epoch + 1:03d}.png", image)
+        summary_image(self.run_dir, "samples", image, step=epoch + 1)

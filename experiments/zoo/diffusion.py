@@ -37,7 +37,6 @@ ancestral grid), `score_samples=1000`, `judge_steps=500`.
 import pathlib
 import time
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -185,30 +184,17 @@ def generate(model, schedule, noise, steps=None, seed=0, batch_size=250):
     return np.concatenate(out)
 
 
-class SampleGrid(keras.callbacks.Callback):
-    """Saves `samples_epoch_XXX.png` (1-based) after each epoch: DDIM with
-    `steps` steps from the fixed noise `noise`."""
-
-    def __init__(self, run_dir, schedule, noise, steps, columns=8):
-        super().__init__()
-        self.run_dir = pathlib.Path(run_dir)
-        self.schedule, self.noise, self.steps = schedule, noise, steps
-        self.columns = columns
-
-    def on_epoch_end(self, epoch, logs=None):
-        samples = generate(self.model, self.schedule, self.noise, self.steps)
-        grid = images.grid(samples, self.columns)
-        images.save_png(
-            self.run_dir / f"samples_epoch_{epoch + 1:03d}.png", grid
-        )
-        images.summary_image(self.run_dir, "samples", grid, step=epoch + 1)
-
-
 def sample_callbacks(model, run_dir, config):
-    """[SampleGrid] for the run directory, from the run's fixed noise."""
+    """A sample grid each epoch: DDIM with `grid_steps` steps from the
+    run's fixed noise."""
     noise = fixed_noise(model.input_shape[0][1:], config.seed)
     steps = ddpm_options(config)["grid_steps"]
-    return [SampleGrid(run_dir, schedule_of(config), noise, steps)]
+    schedule = schedule_of(config)
+    return [
+        images.EpochGrid(
+            run_dir, lambda ddpm: generate(ddpm, schedule, noise, steps)
+        )
+    ]
 
 
 def _timed(fn, n):

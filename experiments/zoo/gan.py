@@ -197,32 +197,14 @@ def fixed_latent(latent_dim, seed, n=GRID_SIZE):
     return rng.standard_normal((n, latent_dim)).astype(np.float32)
 
 
-class SampleGrid(keras.callbacks.Callback):
-    """Saves `samples_epoch_XXX.png` (1-based) after each epoch.
-
-    The engine calls Keras callbacks with `self.model` set to the trained
-    model; its `generator` draws the fixed latent batch.
-    """
-
-    def __init__(self, run_dir, latent, columns=8):
-        super().__init__()
-        self.run_dir = pathlib.Path(run_dir)
-        self.latent = latent
-        self.columns = columns
-
-    def on_epoch_end(self, epoch, logs=None):
-        samples = np.asarray(self.model.generator(self.latent, training=False))
-        grid = images.grid(samples, self.columns)
-        images.save_png(
-            self.run_dir / f"samples_epoch_{epoch + 1:03d}.png", grid
-        )
-        images.summary_image(self.run_dir, "samples", grid, step=epoch + 1)
-
-
 def sample_callbacks(model, run_dir, config):
-    """[SampleGrid] for the run directory, from the run's fixed latents."""
+    """A sample grid each epoch, from the run's fixed latents."""
     latent = fixed_latent(model.latent_dim, config.seed)
-    return [SampleGrid(run_dir, latent)]
+    return [
+        images.EpochGrid(
+            run_dir, lambda gan: gan.generator(latent, training=False)
+        )
+    ]
 
 
 def _generate(model, n, seed, batch_size=256):
