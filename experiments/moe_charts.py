@@ -13,48 +13,9 @@ Images are (H, W, 3) floats in [0, 1], for `experiments.images.save_png`.
 
 import numpy as np
 
-WHITE, GRAY, BLACK = (1.0, 1.0, 1.0), (0.8, 0.8, 0.8), (0.0, 0.0, 0.0)
+from experiments.raster import BLACK, GRAY, rows_of_panels, text
+
 BLUE, RED = (0.18, 0.36, 0.75), (0.85, 0.25, 0.2)
-
-# 3 x 5 pixel digits, one string of 15 bits per digit, row by row.
-_FONT = [
-    "111101101101111", "010110010010111", "111001111100111",
-    "111001111001111", "101101111001001", "111100111001111",
-    "111100111101111", "111001001001001", "111101111101111",
-    "111101111001111",
-]  # fmt: skip
-
-
-def _text(image, top, left, number, color=BLACK, scale=2):
-    """Writes the digits of a non-negative int at (top, left)."""
-    for i, ch in enumerate(str(int(number))):
-        glyph = np.array(list(_FONT[int(ch)]), int).reshape(5, 3)
-        glyph = np.kron(glyph, np.ones((scale, scale), int)).astype(bool)
-        x0 = left + i * 4 * scale
-        region = image[top : top + 5 * scale, x0 : x0 + 3 * scale]
-        region[glyph[: region.shape[0], : region.shape[1]]] = color
-
-
-def _panels(panels, gap=16):
-    """Places (H_i, W_i, 3) panels side by side on white, top-aligned."""
-    h = max(p.shape[0] for p in panels)
-    w = sum(p.shape[1] for p in panels) + gap * (len(panels) + 1)
-    out = np.ones((h + 2 * gap, w, 3))
-    left = gap
-    for p in panels:
-        out[gap : gap + p.shape[0], left : left + p.shape[1]] = p
-        left += p.shape[1] + gap
-    return out
-
-
-def _grid(rows):
-    """Stacks rows of panels (lists of images) top to bottom."""
-    strips = [_panels(row) for row in rows]
-    w = max(s.shape[1] for s in strips)
-    return np.concatenate(
-        [np.pad(s, ((0, 0), (0, w - s.shape[1]), (0, 0)), constant_values=1)
-         for s in strips]
-    )  # fmt: skip
 
 
 def load_bars(kept, dropped, height=200, bar=24, space=8):
@@ -89,11 +50,11 @@ def load_bars(kept, dropped, height=200, bar=24, space=8):
             d_px = int(round(dropped[row, i] * px))
             p[height - k_px : height, x0 : x0 + bar] = BLUE
             p[height - k_px - d_px : height - k_px, x0 : x0 + bar] = RED
-            _text(p, height + 3, x0 + bar // 2 - 3 * len(str(i)), i)
+            text(p, height + 3, x0 + bar // 2 - 3 * len(str(i)), i)
         p[height] = BLACK
         panels.append(p)
     per_row = len(panels) // rows
-    return _grid(
+    return rows_of_panels(
         [panels[i : i + per_row] for i in range(0, len(panels), per_row)]
     )
 
@@ -124,9 +85,11 @@ def routing_map(shares, cell=20):
                 color = 1.0 - shares[row, j, i] * (1.0 - blue)
                 y0, x0 = margin + j * cell, margin + i * cell
                 p[y0 : y0 + cell - 1, x0 : x0 + cell - 1] = color
-            _text(p, margin + j * cell + cell // 2 - 5, 2, j)
+            text(p, margin + j * cell + cell // 2 - 5, 2, j)
         for i in range(e):
-            _text(p, 2, margin + i * cell + cell // 2 - 3, i)
+            text(p, 2, margin + i * cell + cell // 2 - 3, i)
         panels.append(p)
     per_row = m // rows
-    return _grid([panels[i : i + per_row] for i in range(0, m, per_row)])
+    return rows_of_panels(
+        [panels[i : i + per_row] for i in range(0, m, per_row)]
+    )
