@@ -38,6 +38,10 @@ class StepModel(keras.Model):
         self.net = net
         self.clip_norm = clip_norm
         self._task = None
+        # Keras marks a model built when it is first called; a wrapper of a
+        # built net is built already, and saving it (KerasTuner saves each
+        # trial's weights) must not wait for a call.
+        self.built = net.built
 
     def call(self, inputs, training=False):
         return self.net(inputs, training=training)

@@ -118,3 +118,13 @@ def test_model_fit_through_step_model_equals_the_loop():
     ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     expected = float(ce(y, b(x))) + float(sum(b.losses))
     assert result["loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_step_model_of_a_built_net_saves_weights_before_any_call(tmp_path):
+    # KerasTuner saves each trial's weights; a StepModel is built when its
+    # net is, not only after Keras first calls it.
+    wrapped = loops.StepModel(toy_model())
+    assert wrapped.built
+    wrapped.save_weights(tmp_path / "w.weights.h5")
+    unbuilt = loops.StepModel(keras.Sequential([keras.layers.Dense(3)]))
+    assert not unbuilt.built
