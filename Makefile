@@ -28,10 +28,11 @@ $(STAMP): setup.cfg pyproject.toml | $(BIN)/uv
 	$(UV_INSTALL) -e .
 	touch $(STAMP)
 
-# The tests also need the `test` extra, and `bench` (the CPU build of
-# torch) for the PyTorch twins of the benchmark.
+# The tests also need the `test` extra, `bench` (the CPU build of torch)
+# for the PyTorch twins of the benchmark, `rl` (gymnasium) and `nas`
+# (keras-tuner) for the experiments of sections 7.8 and 7.7.1.
 $(TEST_STAMP): setup.cfg pyproject.toml | $(BIN)/uv
-	$(UV_INSTALL) -e '.[test,bench]'
+	$(UV_INSTALL) -e '.[test,bench,rl,nas]'
 	touch $(TEST_STAMP)
 
 demo: $(STAMP)

@@ -22,6 +22,11 @@ Section  class                     function
 4.11     FocalLoss                 focal_loss
 4.11     CategoricalFocalLoss      categorical_focal_loss
 4.12     HingeLoss                 hinge_loss
+7.7.4    CLIPLoss                  clip_loss
+7.8      (no class: the arguments are actions, returns, logits, values)
+                                   td_target, q_of_actions, dqn_loss,
+                                   discounted_returns, advantages, entropy,
+                                   a2c_loss
 7.10     NTXent                    nt_xent
 8.1      PrototypicalLoss          prototypical_loss, prototypical_logits
 CapsNet  MarginLoss                margin_loss
@@ -38,6 +43,7 @@ from keras_cheats.losses.classification import (
     cross_entropy,
     softmax_cross_entropy,
 )
+from keras_cheats.losses.clip import CLIPLoss, clip_loss
 from keras_cheats.losses.contrastive import (
     ContrastiveLoss,
     contrastive_loss,
@@ -72,6 +78,15 @@ from keras_cheats.losses.regression import (
     mean_absolute_error,
     mean_squared_error,
 )
+from keras_cheats.losses.reinforcement import (
+    a2c_loss,
+    advantages,
+    discounted_returns,
+    dqn_loss,
+    entropy,
+    q_of_actions,
+    td_target,
+)
 from keras_cheats.losses.triplet_mining import (
     TripletLoss,
     pairwise_distances,
@@ -80,6 +95,15 @@ from keras_cheats.losses.triplet_mining import (
 )
 
 __all__ = [
+    "CLIPLoss",
+    "a2c_loss",
+    "advantages",
+    "clip_loss",
+    "discounted_returns",
+    "dqn_loss",
+    "entropy",
+    "q_of_actions",
+    "td_target",
     "NTXent",
     "PrototypicalLoss",
     "nt_xent",

@@ -2,9 +2,11 @@
 classifiers (7.2), the convolutional classifier (7.3.1), the capsule network
 (7.3.2), the autoencoder (7.4.1), the VAE and DB-VAE (7.4.2) and the DCGAN
 (7.4.3), the DDPM (7.4.4), the deep belief network (7.4.5), the Vision
-Transformer (7.5) with attention rollout (9.3); and the transfer-learning
-classifier of section 2.4 (a pretrained base with a new head, for
-fine-tuning and feature extraction)."""
+Transformer (7.5) with attention rollout (9.3), the neural Turing machine
+and its LSTM baseline (7.7.2), the ODE-net (7.7.3), the
+CLIP-style image-text model (7.7.4), the Q-network and actor-critic (7.8);
+and the transfer-learning classifier of section 2.4 (a pretrained base with
+a new head, for fine-tuning and feature extraction)."""
 
 from keras_cheats.models.attention_rollout import (
     attention_rollout,
@@ -21,6 +23,14 @@ from keras_cheats.models.capsnet import (
     CapsNetLoss,
     build_capsnet,
     capsnet_loss,
+)
+from keras_cheats.models.clip import (
+    CLIP,
+    build_clip,
+    build_image_encoder,
+    build_text_encoder,
+    build_text_tower,
+    caption_vectorizer,
 )
 from keras_cheats.models.cnn import CNNConfig, build_cnn
 from keras_cheats.models.dbn import dbn_classifier, down_pass, up_pass
@@ -65,9 +75,21 @@ from keras_cheats.models.diffusion_unet import (
     build_denoiser,
 )
 from keras_cheats.models.mlp import MLPConfig, build_mlp
+from keras_cheats.models.ntm import (
+    build_lstm,
+    build_ntm,
+    lstm_units_for,
+)
+from keras_cheats.models.odenet import ODENetConfig, build_odenet
 from keras_cheats.models.recurrent import (
     RecurrentConfig,
     build_recurrent_classifier,
+)
+from keras_cheats.models.reinforcement import (
+    build_actor_critic,
+    build_q_network,
+    numpy_forward,
+    update_target,
 )
 from keras_cheats.models.transfer import (
     TransferClassifier,
@@ -84,6 +106,21 @@ from keras_cheats.models.vae import (
 from keras_cheats.models.vit import VisionTransformer, ViTConfig, build_vit
 
 __all__ = [
+    "CLIP",
+    "ODENetConfig",
+    "build_actor_critic",
+    "build_clip",
+    "build_q_network",
+    "numpy_forward",
+    "update_target",
+    "build_image_encoder",
+    "build_lstm",
+    "build_ntm",
+    "lstm_units_for",
+    "build_odenet",
+    "build_text_encoder",
+    "build_text_tower",
+    "caption_vectorizer",
     "DenoiserConfig",
     "DiffusionLoss",
     "NoiseSchedule",
