@@ -79,7 +79,7 @@ class PatchGraphs:
         return self.labels, nodes, edges
 
     def dataset(self, batch_size, shuffle_seed=None):
-        """Batches (labels (B,), `graphs.GraphBatch`), disjoint unions of
+        """Batches (`graphs.GraphBatch`, labels (B,)), disjoint unions of
         B graphs, shuffled by `shuffle_seed` (None: in order)."""
         ds = tf.data.Dataset.from_tensor_slices(self.ragged())
         if shuffle_seed is not None:
@@ -88,7 +88,7 @@ class PatchGraphs:
             )
         ds = ds.ragged_batch(batch_size)
         return ds.map(
-            lambda y, nodes, edges: (y, graphs.ragged_union(nodes, edges))
+            lambda y, nodes, edges: (graphs.ragged_union(nodes, edges), y)
         )
 
 

@@ -16,12 +16,14 @@ classification, a last node layer of one unit per class and no readout
 a `keras_cheats.layers.graphs.GraphBatch`; every kind sees the same node
 features.
 
-Tasks (`loops.Task`): `graph_task` trains on batches (labels (B,),
-GraphBatch), labels first so that the engine counts graphs, not nodes;
-`node_task` on (labels (L,), node indices (L,), GraphBatch): the loss
-sees the labelled nodes only.
+Tasks (`loops.Task`): `graph_task` trains on batches (GraphBatch, labels
+(B,)); `node_task` on (GraphBatch, node indices (L,), labels (L,)): the
+loss sees the labelled nodes only. Both tell the engine what an example
+is (`Task.examples`: a graph, a labelled node), not the batch's first
+tensor's rows (nodes).
 """
 
+import dataclasses
 import functools
 
 import keras
@@ -131,25 +133,21 @@ class GraphNet(keras.Model):
         return h
 
 
+def _labels(batch):
+    return tf.shape(batch[-1])[0]
+
+
 def graph_task(loss, metrics=()):
-    """`loops.supervised(loss)` on batches (labels, GraphBatch)."""
-    inner = loops.supervised(loss, metrics=metrics)
-
-    def train_step(model, optimizer, batch):
-        labels, graph = batch
-        return inner.train_step(model, optimizer, (graph, labels))
-
-    def test_step(model, batch):
-        labels, graph = batch
-        return inner.test_step(model, (graph, labels))
-
-    return loops.Task(train_step, test_step, inner.metrics)
+    """`loops.supervised(loss)` on batches (GraphBatch, labels); an
+    example is a graph."""
+    task = loops.supervised(loss, metrics=metrics)
+    return dataclasses.replace(task, examples=_labels)
 
 
 def node_train_step(model, optimizer, batch, *, loss_fn, metrics):
     """Section 2.1's steps on one whole graph; the loss and metrics see
     the labelled nodes `index` only (semi-supervised)."""
-    labels, index, graph = batch
+    graph, index, labels = batch
     with tf.GradientTape() as tape:
         logits = tf.gather(model(graph, training=True), index)
         task_loss, _ = loss_fn(labels, logits, None)
@@ -162,11 +160,13 @@ def node_train_step(model, optimizer, batch, *, loss_fn, metrics):
 
 
 def node_task(loss, metrics=()):
-    """A `loops.Task` on batches (labels (L,), index (L,), GraphBatch)."""
+    """A `loops.Task` on batches (GraphBatch, index (L,), labels (L,));
+    an example is a labelled node."""
     metrics = tuple(metrics)
     return loops.Task(
         functools.partial(
             node_train_step, loss_fn=loops.replica_loss(loss), metrics=metrics
         ),
         metrics=metrics,
+        examples=_labels,
     )

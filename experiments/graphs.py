@@ -200,7 +200,7 @@ def _graph_run(config, kind, seed, train_g, test_g, info, run_dir):
         kind, info.num_classes, config.hidden, config.num_layers,
         config.heads, config.readout,
     )  # fmt: skip
-    model(next(iter(test_g.dataset(2)))[1])  # builds the variables
+    model(next(iter(test_g.dataset(2)))[0])  # builds the variables
     loss, metrics = _accuracy_task()
     history = loops.fit(
         model,
@@ -288,7 +288,7 @@ def _node_run(config, kind, seed, graph, y, labelled, test_nodes, info,
     tensors = GraphBatch(*(tf.convert_to_tensor(t) for t in graph))
     model(tensors)  # builds the variables
     loss, metrics = _accuracy_task()
-    batch = (y[labelled], labelled.astype(np.int32), tensors)
+    batch = (tensors, labelled.astype(np.int32), y[labelled])
     history = loops.fit(
         model,
         keras.optimizers.AdamW(0.01, weight_decay=5e-4),

@@ -6,6 +6,11 @@ reset, callbacks, checkpoints, summaries) is the engine's.
 
 - `train_step(model, optimizer, batch) -> {name: scalar}`
 - `test_step(model, batch) -> {name: scalar}` (optional)
+- `examples(batch) -> scalar` (optional): how many examples this
+  replica's batch holds, the weight of its step values in the epoch's
+  means; by default the rows of the batch's first tensor. A batch whose
+  first tensor is not one row per example says it here (a graph batch's
+  nodes: the graphs are the examples).
 
 Each returned scalar is this replica's share of a global-batch mean (see
 `loops.scaling`); the engine sums shares over replicas. Supervised learning
@@ -28,6 +33,7 @@ class Task:
     train_step: Callable
     test_step: Callable | None = None
     metrics: tuple | dict = ()
+    examples: Callable | None = None
 
     def __post_init__(self):
         if not callable(self.train_step):
@@ -39,6 +45,11 @@ class Task:
             raise TypeError(
                 f"test_step={self.test_step!r}; expected a callable "
                 "(model, batch) -> dict of scalars, or None"
+            )
+        if self.examples is not None and not callable(self.examples):
+            raise TypeError(
+                f"examples={self.examples!r}; expected a callable "
+                "batch -> number of examples, or None"
             )
 
     def all_metrics(self):

@@ -35,6 +35,13 @@ def build_optimizers(model, optimizer):
     """
     if not isinstance(optimizer, dict):
         if not optimizer.built:
+            if not model.variables:
+                raise ValueError(
+                    f"model {model.name!r} has no variables yet; expected "
+                    "a built model: call it on one batch (a subclassed "
+                    "model makes its variables on its first call), or "
+                    "build the optimizer on the variables the task updates"
+                )
             optimizer.build(model.trainable_variables)
         return
     for name, opt in optimizer.items():
@@ -154,10 +161,11 @@ class Trainer:
         if not isinstance(optimizer, dict):
             model.optimizer = optimizer
         self.metrics = task.all_metrics()
+        count = task.examples or _examples
 
         def replica_train(batch):
             values = task.train_step(model, optimizer, batch)
-            return values, _examples(batch)
+            return values, tf.cast(count(batch), tf.float32)
 
         self.train_loop = compile_loop(
             strategy, source, replica_train, self.metrics, jit_compile
@@ -184,9 +192,12 @@ class Evaluator:
     def __init__(self, model, task, strategy, source, steps_per_call=32):
         self.metrics, self.source = task.all_metrics(), source
         self.steps_per_call = steps_per_call
+        count = task.examples or _examples
 
         def replica_test(batch):
-            return task.test_step(model, batch), _examples(batch)
+            return task.test_step(model, batch), tf.cast(
+                count(batch), tf.float32
+            )
 
         self.eval_loop = compile_loop(
             strategy, source, replica_test, self.metrics

@@ -50,7 +50,7 @@ def test_batches_from_tf_data_are_disjoint_unions():
     rng = np.random.default_rng(1)
     images = (rng.random((5, 8, 8, 1)) > 0.6).astype("float32")
     g = graph_data.patch_graphs(images, np.arange(5), patch_size=2, k=3)
-    labels, batch = next(iter(g.dataset(batch_size=3)))
+    batch, labels = next(iter(g.dataset(batch_size=3)))
     want = disjoint_union([g.graph(i) for i in range(3)])
     assert labels.numpy().tolist() == [0, 1, 2]
     for got, expected in zip(batch, want, strict=True):

@@ -3,6 +3,7 @@ loss over several outputs, both through the same engine."""
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import loops
@@ -136,3 +137,69 @@ def test_vae_style_loss_over_several_outputs():
     expected = float(tf.reduce_mean(vae_loss(x, out)))
     got = loops.evaluate(model, loops.supervised(vae_loss), ds)["loss"]
     assert abs(got - expected) < 1e-4 * max(1.0, abs(expected))
+
+
+def test_a_task_says_what_an_example_is_and_the_epoch_means_weigh_by_it():
+    # Batches (nodes, labels): 4 node rows with 1 label, then 1 row with 3.
+    # The step reports the label mean; by default the engine weighs each
+    # step by the first tensor's rows (4 and 1), with `examples` by labels.
+    batches = [
+        (tf.zeros((4, 1)), tf.constant([1.0])),
+        (tf.zeros((1, 1)), tf.constant([5.0, 5.0, 5.0])),
+    ]
+    data = tf.data.Dataset.from_generator(
+        lambda: iter(batches),
+        output_signature=(
+            tf.TensorSpec((None, 1), tf.float32),
+            tf.TensorSpec((None,), tf.float32),
+        ),
+    ).apply(tf.data.experimental.assert_cardinality(2))
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+
+    def train_step(model, optimizer, batch):
+        _, labels = batch
+        return {"value": tf.reduce_mean(labels)}
+
+    def mean_of(task):
+        history = loops.fit(
+            model,
+            keras.optimizers.SGD(0.0),
+            task,
+            data,
+            options=loops.LoopOptions(verbose=0, jit_compile=False),
+        )
+        return history["value"][0]
+
+    by_rows = mean_of(loops.Task(train_step))
+    by_labels = mean_of(
+        loops.Task(train_step, examples=lambda batch: tf.size(batch[1]))
+    )
+    assert by_rows == pytest.approx((4 * 1.0 + 1 * 5.0) / 5)
+    assert by_labels == pytest.approx((1 * 1.0 + 3 * 5.0) / 4)
+
+
+def test_examples_must_be_callable():
+    with pytest.raises(TypeError, match="examples=3; expected a callable"):
+        loops.Task(lambda m, o, b: {}, examples=3)
+
+
+def test_a_model_without_variables_is_refused_before_the_first_step():
+    class Unbuilt(keras.Model):
+        def __init__(self):
+            super().__init__(name="unbuilt")
+            self.dense = keras.layers.Dense(1)
+
+        def call(self, x):
+            return self.dense(x)
+
+    data = tf.data.Dataset.from_tensor_slices(
+        (np.zeros((4, 2), "float32"), np.zeros((4, 1), "float32"))
+    ).batch(2)
+    with pytest.raises(ValueError, match="model 'unbuilt' has no variables"):
+        loops.fit(
+            Unbuilt(),
+            keras.optimizers.SGD(0.1),
+            loops.supervised("mse"),
+            data,
+            options=loops.LoopOptions(verbose=0),
+        )
