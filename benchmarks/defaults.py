@@ -84,7 +84,9 @@ def table(rows):
     for row in rows:
         test, headline = row["test"], row["headline"]
         others = ", ".join(
-            f"{k} {v:.4f}" for k, v in test.items() if k != headline
+            f"{k} {v:.4f}"
+            for k, v in test.items()
+            if k != headline and not isinstance(v, dict)
         )
         settings = (
             "its own (`--set`)"

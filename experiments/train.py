@@ -491,9 +491,15 @@ def summary(result) -> str:
     """The last line the command prints."""
     test = result["test"]
     headline = registry.get(result["config"]["model"]).headline
+    # Nested entries (a classifier's per-class report) stay in metrics.json.
+    others = {
+        k: v
+        for k, v in test.items()
+        if k != headline and not isinstance(v, dict)
+    }
     return (
         f"test {headline}: {test[headline]:.4f} ("
-        + ", ".join(f"{k} {v:.4f}" for k, v in test.items() if k != headline)
+        + ", ".join(f"{k} {v:.4f}" for k, v in others.items())
         + f"; {result['dataset']['num_test']} test images; run directory "
         f"{result['model_dir']})"
     )

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from experiments import images
+from experiments import classifier_report, images
 from experiments.registry import ModelSpec, register
 from keras_cheats.models import capsnet
 
@@ -83,7 +83,9 @@ register(
         loss=lambda info, config: capsnet.capsnet_loss,
         metrics=lambda info, config: [CapsuleAccuracy()],
         prepare_factory=_prepare_factory,
-        after_training=_after,
+        after_training=classifier_report.composed(
+            classifier_report.capsule_after_training, _after
+        ),
         options=("size", "routing"),
         # 0.9935 after 5 epochs on MNIST 8,000/2,000 at 3e-3, 0.959 after
         # 3 at 1e-3 (BUILD.md).

@@ -1,6 +1,6 @@
 """Classifiers of section 7: the MLP (7.1) and the CNN (7.3.1)."""
 
-from experiments import classification
+from experiments import classification, classifier_report
 from experiments.registry import ModelSpec, register
 from keras_cheats.models import cnn, mlp
 
@@ -37,6 +37,7 @@ register(
         build=_mlp,
         loss=classification_loss,
         metrics=accuracy,
+        after_training=classifier_report.after_training,
     ),
 )
 register(
@@ -47,5 +48,6 @@ register(
         build=_cnn,
         loss=classification_loss,
         metrics=accuracy,
+        after_training=classifier_report.after_training,
     ),
 )

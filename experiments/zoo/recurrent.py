@@ -9,6 +9,7 @@ Options (`--set`): `units=128` (hidden state size), `layers=1` (stacked
 recurrent layers), `dropout=0.0` (on the last hidden state).
 """
 
+from experiments import classifier_report
 from experiments.registry import ModelSpec, register
 from experiments.zoo.classifiers import accuracy, classification_loss
 from keras_cheats.models.recurrent import (
@@ -50,6 +51,7 @@ for _cell, _name in _NAMES.items():
             build=_builder(_cell),
             loss=classification_loss,
             metrics=accuracy,
+            after_training=classifier_report.after_training,
             options=("units", "layers", "dropout"),
         ),
     )

@@ -34,7 +34,7 @@ import pathlib
 import keras
 import numpy as np
 
-from experiments import images
+from experiments import classifier_report, images
 from experiments.registry import ModelSpec, register
 from experiments.zoo.classifiers import accuracy, classification_loss
 from keras_cheats import checks
@@ -168,7 +168,9 @@ register(
         loss=classification_loss,
         metrics=accuracy,
         optimizer=vit_optimizer,
-        after_training=after_training,
+        after_training=classifier_report.composed(
+            classifier_report.after_training, after_training
+        ),
         options=tuple(OPTIONS),
         learning_rate=2e-3,
     ),

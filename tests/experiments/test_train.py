@@ -238,16 +238,20 @@ def test_fit_and_loop_trainers_make_the_same_run_from_the_cli(tmp_path):
         runs[trainer] = _run_json(tmp_path / trainer)
         folder = tmp_path / trainer
         assert sorted(p.name for p in folder.iterdir()) == [
-            "checkpoints", "export", "history.json", "metrics.json",
-            "model.keras", "run.json", "tensorboard",
+            "checkpoints", "confusion_matrix.png", "export", "history.json",
+            "metrics.json", "model.keras", "reliability.png", "run.json",
+            "tensorboard",
         ]  # fmt: skip
         assert (folder / "checkpoints" / "ckpt-46.index").exists()
         assert list((folder / "tensorboard" / "validation").iterdir())
     loop, fit = runs["loop"], runs["fit"]
     _same_history(loop["history"], fit["history"])
     assert all(s > 0 for s in fit["history"]["samples_per_second"])
+    per_class = loop["test"].pop("per_class"), fit["test"].pop("per_class")
     for key in loop["test"]:
         assert loop["test"][key] == pytest.approx(fit["test"][key], abs=1e-5)
+    for key in ("precision", "recall", "f1", "auc"):
+        assert per_class[0][key] == pytest.approx(per_class[1][key], abs=1e-5)
     # Each trainer continues the other's run to epoch 3 (both at once).
     pairs = (("fit", "loop"), ("loop", "fit"))
     resumed = {
