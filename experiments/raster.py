@@ -10,7 +10,8 @@ import numpy as np
 
 WHITE, GRAY, BLACK = (1.0, 1.0, 1.0), (0.8, 0.8, 0.8), (0.0, 0.0, 0.0)
 
-# 3 x 5 pixel glyphs, one string of 15 bits per character, row by row.
+# 3 x 5 pixel glyphs, one string of 15 bits per character, row by row:
+# digits, ".", lower-case letters (j, q, v, z missing), "-", "_", "+", " ".
 FONT = {
     **dict(zip("0123456789", [
         "111101101101111", "010110010010111", "111001111100111",
@@ -19,11 +20,20 @@ FONT = {
         "111101111001111",
     ])),
     ".": "000000000000010",
+    "a": "010101111101101", "b": "110101110101110", "c": "011100100100011",
+    "d": "110101101101110", "e": "111100110100111", "f": "111100110100100",
+    "g": "011100101101011", "h": "101101111101101", "i": "111010010010111",
+    "k": "101101110101101", "l": "100100100100111", "m": "101111111101101",
+    "n": "110101101101101", "o": "010101101101010", "p": "110101110100100",
+    "r": "110101110101101", "s": "011100010001110", "t": "111010010010010",
+    "u": "101101101101111", "w": "101101111111101", "x": "101101010101101",
+    "y": "101101010010010", "-": "000000111000000", "_": "000000000000111",
+    "+": "000010111010000", " ": "000000000000000",
 }  # fmt: skip
 
 
 def text(image, top, left, string, color=BLACK, scale=2):
-    """Writes `string` (digits and dots; a number as its integer part)
+    """Writes `string` (characters of FONT; a number as its integer part)
     with its top left corner at (top, left); a character is 4 * scale
     pixels wide."""
     if not isinstance(string, str):
