@@ -29,10 +29,11 @@ $(STAMP): setup.cfg pyproject.toml | $(BIN)/uv
 	touch $(STAMP)
 
 # The tests also need the `test` extra, `bench` (the CPU build of torch)
-# for the PyTorch twins of the benchmark, `rl` (gymnasium) and `nas`
-# (keras-tuner) for the experiments of sections 7.8 and 7.7.1.
+# for the PyTorch twins of the benchmark, `rl` (gymnasium), `nas`
+# (keras-tuner) and `explain` (shap, lime) for the experiments of
+# sections 7.8, 7.7.1 and 9.
 $(TEST_STAMP): setup.cfg pyproject.toml | $(BIN)/uv
-	$(UV_INSTALL) -e '.[test,bench,rl,nas]'
+	$(UV_INSTALL) -e '.[test,bench,rl,nas,explain]'
 	touch $(TEST_STAMP)
 
 demo: $(STAMP)
