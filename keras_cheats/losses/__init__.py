@@ -29,6 +29,7 @@ Section  class                     function
                                    a2c_loss
 7.10     NTXent                    nt_xent
 8.1      PrototypicalLoss          prototypical_loss, prototypical_logits
+10.3     DistillationLoss          distillation_loss
 CapsNet  MarginLoss                margin_loss
 """
 
@@ -49,6 +50,7 @@ from keras_cheats.losses.contrastive import (
     contrastive_loss,
     pair_distance,
 )
+from keras_cheats.losses.distillation import DistillationLoss, distillation_loss
 from keras_cheats.losses.divergence import (
     GaussianKL,
     KLDivergence,
@@ -96,6 +98,8 @@ from keras_cheats.losses.triplet_mining import (
 
 __all__ = [
     "CLIPLoss",
+    "DistillationLoss",
+    "distillation_loss",
     "a2c_loss",
     "advantages",
     "clip_loss",
