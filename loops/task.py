@@ -79,8 +79,10 @@ def supervised(loss, *, loss_weights=None, metrics=(), clip_norm=None):
         )
     if isinstance(metrics, dict):
         metrics = {k: tuple(v) for k, v in metrics.items()}
+        _check_metrics([m for group in metrics.values() for m in group])
     else:
         metrics = tuple(metrics)
+        _check_metrics(metrics)
     loss_fn = replica_loss(loss, loss_weights)
     return Task(
         train_step=functools.partial(
@@ -94,3 +96,14 @@ def supervised(loss, *, loss_weights=None, metrics=(), clip_norm=None):
         ),
         metrics=metrics,
     )
+
+
+def _check_metrics(metrics):
+    for metric in metrics:
+        if not hasattr(metric, "update_state"):
+            raise TypeError(
+                f"metrics entry {metric!r}; expected a Keras metric object, "
+                "e.g. keras.metrics.SparseCategoricalAccuracy(name="
+                '"accuracy") (names such as "accuracy" are resolved by '
+                "Keras' compile, which the loop's step does not use)"
+            )

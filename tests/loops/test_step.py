@@ -128,3 +128,11 @@ def test_step_model_of_a_built_net_saves_weights_before_any_call(tmp_path):
     wrapped.save_weights(tmp_path / "w.weights.h5")
     unbuilt = loops.StepModel(keras.Sequential([keras.layers.Dense(3)]))
     assert not unbuilt.built
+
+
+def test_a_metric_name_is_refused_with_the_object_to_pass_instead():
+    with pytest.raises(TypeError, match="metrics entry 'accuracy'"):
+        loops.supervised("mse", metrics=["accuracy"])
+    wrapped = loops.StepModel(toy_model())
+    with pytest.raises(TypeError, match="SparseCategoricalAccuracy"):
+        wrapped.compile(optimizer="adam", loss="mse", metrics=["accuracy"])
