@@ -40,12 +40,13 @@ from absl import flags  # noqa: E402
 
 import loops  # noqa: E402
 from experiments import (  # noqa: E402
+    classification,
     cli,
     config_flags,
     graph_data,
     graph_models,
     images,
-    raster,  # noqa: E402
+    raster,
     rundir,
 )
 from experiments import data as data_lib  # noqa: E402
@@ -157,12 +158,6 @@ def train_and_evaluate(config: Config, workdir="", *, restart=False) -> dict:
     return result
 
 
-def _accuracy_task():
-    return keras.losses.SparseCategoricalCrossentropy(from_logits=True), [
-        keras.metrics.SparseCategoricalAccuracy("accuracy")
-    ]
-
-
 def _graph_task(config, train, test, info, workdir):
     p = config.patch_size or max(1, info.image_shape[0] // 7)
     train_g = graph_data.patch_graphs(train.x, train.y, p, config.k)
@@ -201,7 +196,7 @@ def _graph_run(config, kind, seed, train_g, test_g, info, run_dir):
         config.heads, config.readout,
     )  # fmt: skip
     model(next(iter(test_g.dataset(2)))[0])  # builds the variables
-    loss, metrics = _accuracy_task()
+    loss, metrics = classification.loss(), classification.metrics()
     history = loops.fit(
         model,
         keras.optimizers.Adam(config.learning_rate),
@@ -287,7 +282,7 @@ def _node_run(config, kind, seed, graph, y, labelled, test_nodes, info,
     )  # fmt: skip
     tensors = GraphBatch(*(tf.convert_to_tensor(t) for t in graph))
     model(tensors)  # builds the variables
-    loss, metrics = _accuracy_task()
+    loss, metrics = classification.loss(), classification.metrics()
     batch = (tensors, labelled.astype(np.int32), y[labelled])
     history = loops.fit(
         model,
